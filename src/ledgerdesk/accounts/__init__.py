@@ -1,0 +1,1 @@
+"""Agents, teams, sessions, two-factor authentication and API tokens."""

@@ -1,0 +1,85 @@
+"""The ASGI application factory: one app serves the API, the console and the help center."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.staticfiles import StaticFiles
+
+from ledgerdesk import __version__
+from ledgerdesk.accounts import api as accounts_api
+from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.conversations import api as conversations_api
+from ledgerdesk.customers import api as customers_api
+from ledgerdesk.db.engine import Database
+from ledgerdesk.events.bus import EventBus, MemoryEventBus
+from ledgerdesk.server.errors import install_error_handlers
+from ledgerdesk.server.state import AppState
+from ledgerdesk.settings import Settings, get_settings
+from ledgerdesk.web import console
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def build_state(
+    settings: Settings, db: Database | None = None, bus: EventBus | None = None
+) -> AppState:
+    secret_key = settings.secret_key_value()
+    return AppState(
+        settings=settings,
+        db=db or Database.from_settings(settings),
+        bus=bus or MemoryEventBus(),
+        box=SecretBox(secret_key),
+        secret_key=secret_key,
+        login_limiter=MemoryRateLimiter(settings.login_ip_limit_per_minute, 60.0),
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, bus: EventBus | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    state = build_state(settings, db, bus)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.bus.close()
+        await state.db.dispose()
+
+    app = FastAPI(
+        title="ledgerdesk",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.ledgerdesk = state
+    install_error_handlers(app, html_fallback=console.console_error_response)
+
+    @app.exception_handler(console.LoginRequired)
+    async def on_login_required(request: Request, exc: console.LoginRequired) -> Response:
+        response = console.console_error_response(request, exc)
+        assert response is not None
+        return response
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(conversations_api.router)
+    api.include_router(customers_api.router)
+    api.include_router(accounts_api.router)
+    app.include_router(api)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""Conversations (tickets), their messages and their append-only event history."""

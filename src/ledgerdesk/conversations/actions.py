@@ -1,0 +1,520 @@
+"""Every change to conversations and messages.
+
+Each action checks permission, changes rows, appends to the conversation's event
+history and stages a bus event; the caller commits once, and the bus hears of
+the change only after that commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ledgerdesk.accounts.models import Agent, Team
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationTag,
+    Inbox,
+    Message,
+)
+from ledgerdesk.conversations.queries import find_message_by_channel_id
+from ledgerdesk.conversations.status import (
+    Priority,
+    Status,
+    TransitionError,
+    check_transition,
+    status_after_agent_reply,
+    status_after_customer_message,
+)
+from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
+from ledgerdesk.events.bus import Event
+
+CHANNELS = ("webchat", "email", "telegram", "discord", "api")
+MAX_TAGS = 50
+
+
+@dataclass(frozen=True)
+class Author:
+    kind: str  # customer, agent, assistant, system
+    agent_id: int | None = None
+    customer_id: int | None = None
+
+
+def _author_of(principal: Principal | None, customer: Customer | None = None) -> Author:
+    if principal is None:
+        return Author("customer", customer_id=customer.id if customer else None)
+    if principal.is_customer:
+        return Author("customer", customer_id=principal.customer_id)
+    return Author("agent", agent_id=principal.agent_id)
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        value = tag.strip().lower().replace(" ", "-")
+        if not value:
+            raise InvalidInput("tags must not be empty")
+        if len(value) > 60:
+            raise InvalidInput(f"tag {value[:20]!r}... is longer than 60 characters")
+        if value not in cleaned:
+            cleaned.append(value)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"a conversation has at most {MAX_TAGS} tags")
+    return cleaned
+
+
+def _record(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    author: Author,
+    kind: str,
+    data: dict[str, Any],
+) -> None:
+    uow.session.add(
+        ConversationEvent(
+            conversation_id=conversation.id,
+            kind=kind,
+            actor_kind=author.kind,
+            actor_agent_id=author.agent_id,
+            actor_customer_id=author.customer_id,
+            data=data,
+        )
+    )
+
+
+def _announce(uow: UnitOfWork, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
+    topics = [f"conversation:{conversation.id}", "conversations"]
+    if conversation.inbox_id is not None:
+        topics.append(f"inbox:{conversation.inbox_id}")
+    uow.emit(Event(kind, tuple(topics), {"conversation_id": conversation.id, **data}))
+
+
+async def _check_assignee(uow: UnitOfWork, assignee_id: int | None) -> None:
+    if assignee_id is None:
+        return
+    agent = await uow.session.get(Agent, assignee_id)
+    if agent is None or not agent.is_active:
+        raise InvalidInput(f"agent {assignee_id} does not exist or is deactivated")
+    if not agent.can_reply:
+        raise InvalidInput(f"agent {assignee_id} is a viewer and cannot be assigned work")
+
+
+async def _check_team(uow: UnitOfWork, team_id: int | None) -> None:
+    if team_id is not None and await uow.session.get(Team, team_id) is None:
+        raise InvalidInput(f"team {team_id} does not exist")
+
+
+def _validate_choice(value: str, choices: Iterable[str], what: str) -> str:
+    allowed = list(choices)
+    if value not in allowed:
+        raise InvalidInput(f"{what} must be one of: {', '.join(allowed)}")
+    return value
+
+
+async def do_create_conversation(
+    uow: UnitOfWork,
+    *,
+    actor: Principal | None,
+    customer: Customer,
+    body: str,
+    subject: str = "",
+    channel: str = "api",
+    inbox_id: int | None = None,
+    priority: str = Priority.NORMAL,
+    language: str | None = None,
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+    tags: Sequence[str] = (),
+    custom_fields: dict[str, Any] | None = None,
+    channel_message_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+) -> tuple[Conversation, bool]:
+    """Open a conversation with its first customer message.
+
+    With ``channel_message_id`` the call is idempotent: delivering the same
+    message again returns the conversation it opened, and ``False``.
+    """
+    if actor is not None:
+        if actor.is_customer:
+            actor.require_scope("conversations:write")
+            if customer.id != actor.customer_id:
+                raise PermissionDenied("a customer may only open conversations of their own")
+            if assignee_id is not None or team_id is not None:
+                raise PermissionDenied("customers cannot choose an assignee or team")
+        else:
+            agent = actor.require_agent()
+            actor.require_scope("conversations:write")
+            if not agent.can_reply:
+                raise PermissionDenied("viewers cannot create conversations")
+    _validate_choice(channel, CHANNELS, "channel")
+    _validate_choice(priority, list(Priority), "priority")
+    if not body.strip():
+        raise InvalidInput("the first message must not be empty")
+    if channel_message_id is not None:
+        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+        if existing is not None:
+            found = await uow.session.get(Conversation, existing.conversation_id)
+            assert found is not None
+            return found, False
+    if inbox_id is not None:
+        inbox = await uow.session.get(Inbox, inbox_id)
+        if inbox is None:
+            raise InvalidInput(f"inbox {inbox_id} does not exist")
+        if team_id is None:
+            team_id = inbox.default_team_id
+    await _check_team(uow, team_id)
+    await _check_assignee(uow, assignee_id)
+    clean_tags = normalise_tags(tags)
+    now = datetime.now(UTC)
+    conversation = Conversation(
+        subject=subject.strip()[:300] or body.strip().splitlines()[0][:120],
+        channel=channel,
+        inbox_id=inbox_id,
+        customer_id=customer.id,
+        status=Status.NEW if assignee_id is None else Status.OPEN,
+        priority=priority,
+        language=language or customer.language,
+        team_id=team_id,
+        assignee_id=assignee_id,
+        custom_fields=custom_fields or {},
+        message_count=1,
+        created_at=now,
+        updated_at=now,
+        last_message_at=now,
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(conversation)
+            await uow.session.flush()
+            message = Message(
+                conversation_id=conversation.id,
+                author_kind="customer",
+                customer_id=customer.id,
+                body=body,
+                channel=channel,
+                channel_message_id=channel_message_id,
+                attachments=attachments or [],
+                created_at=now,
+            )
+            uow.session.add(message)
+            uow.session.add_all(
+                ConversationTag(conversation_id=conversation.id, tag=tag) for tag in clean_tags
+            )
+            await uow.session.flush()
+    except IntegrityError:
+        # Another request stored the same channel message first: return its result.
+        if channel_message_id is None:
+            raise
+        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+        if existing is None:
+            raise
+        found = await uow.session.get(Conversation, existing.conversation_id)
+        assert found is not None
+        return found, False
+    author = _author_of(actor, customer)
+    _record(
+        uow,
+        conversation,
+        author,
+        "created",
+        {
+            "status": conversation.status,
+            "priority": priority,
+            "channel": channel,
+            "team_id": team_id,
+            "assignee_id": assignee_id,
+            "tags": clean_tags,
+        },
+    )
+    _record(uow, conversation, author, "message_added", {"message_id": message.id})
+    _announce(uow, conversation, "conversation.created", {"message_id": message.id})
+    return conversation, True
+
+
+async def do_add_message(
+    uow: UnitOfWork,
+    *,
+    actor: Principal | None,
+    conversation: Conversation,
+    body: str,
+    internal: bool = False,
+    channel: str | None = None,
+    channel_message_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    customer: Customer | None = None,
+    author_kind: str | None = None,
+) -> tuple[Message, bool]:
+    """Add a reply, a note or an incoming customer message. Idempotent per channel message id.
+
+    ``actor`` None with ``customer`` is a channel delivering a customer's message;
+    ``author_kind`` "assistant" or "system" is for automated writers.
+    """
+    channel = channel or conversation.channel
+    if actor is not None:
+        actor.require_scope("conversations:write")
+        if actor.is_customer and internal:
+            raise PermissionDenied("customers cannot write internal notes")
+        if not actor.is_customer:
+            agent = actor.require_agent()
+            if not agent.can_reply:
+                raise PermissionDenied("viewers cannot reply or write notes")
+    if not body.strip() and not attachments:
+        raise InvalidInput("a message needs text or an attachment")
+    if conversation.status == Status.CLOSED:
+        raise Conflict("this conversation is closed; start a new one")
+    if channel_message_id is not None:
+        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+        if existing is not None:
+            if existing.conversation_id != conversation.id:
+                raise Conflict("this channel message id belongs to another conversation")
+            return existing, False
+    author = _author_of(actor, customer)
+    if author_kind in ("assistant", "system"):
+        author = Author(author_kind)
+    now = datetime.now(UTC)
+    message = Message(
+        conversation_id=conversation.id,
+        author_kind=author.kind,
+        agent_id=author.agent_id,
+        customer_id=author.customer_id,
+        is_internal=internal,
+        body=body,
+        channel=channel,
+        channel_message_id=channel_message_id,
+        attachments=attachments or [],
+        created_at=now,
+    )
+    if channel_message_id is not None:
+        try:
+            async with uow.session.begin_nested():
+                uow.session.add(message)
+                await uow.session.flush()
+        except IntegrityError:
+            existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+            if existing is None or existing.conversation_id != conversation.id:
+                raise
+            return existing, False
+    else:
+        uow.session.add(message)
+        await uow.session.flush()
+    previous_status = conversation.status
+    conversation.message_count += 1
+    conversation.updated_at = now
+    if not internal:
+        conversation.last_message_at = now
+        if author.kind == "customer":
+            conversation.status = status_after_customer_message(Status(conversation.status))
+        elif author.kind == "agent":
+            conversation.status = status_after_agent_reply(Status(conversation.status))
+            if conversation.first_response_at is None:
+                conversation.first_response_at = now
+    _record(
+        uow,
+        conversation,
+        author,
+        "message_added",
+        {
+            "message_id": message.id,
+            "internal": internal,
+        },
+    )
+    if conversation.status != previous_status:
+        _record(
+            uow,
+            conversation,
+            author,
+            "status_changed",
+            {
+                "from": previous_status,
+                "to": conversation.status,
+            },
+        )
+    _announce(
+        uow,
+        conversation,
+        "message.created",
+        {
+            "message_id": message.id,
+            "internal": internal,
+            "author_kind": author.kind,
+        },
+    )
+    return message, True
+
+
+UNSET: Any = object()
+
+
+async def do_update_conversation(
+    uow: UnitOfWork,
+    *,
+    actor: Principal,
+    conversation: Conversation,
+    status: str | None = None,
+    priority: str | None = None,
+    assignee_id: int | None = UNSET,
+    team_id: int | None = UNSET,
+    subject: str | None = None,
+    tags: Sequence[str] | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    custom_fields: dict[str, Any] | None = None,
+) -> Conversation:
+    """Change status, priority, assignment, team, subject, tags or custom fields."""
+    if actor.is_customer:
+        # A customer may only mark their own conversation solved (or reopen it).
+        if any(v is not None for v in (priority, subject, tags, custom_fields)) or (
+            assignee_id is not UNSET or team_id is not UNSET or add_tags or remove_tags
+        ):
+            raise PermissionDenied("customers may only change the status of a conversation")
+        if status not in (None, Status.SOLVED, Status.OPEN):
+            raise PermissionDenied("customers may only mark a conversation solved or reopen it")
+    author = _author_of(actor)
+    changes: dict[str, Any] = {}
+    if status is not None and status != conversation.status:
+        _validate_choice(status, list(Status), "status")
+        try:
+            check_transition(Status(conversation.status), Status(status))
+        except TransitionError as exc:
+            raise Conflict(str(exc)) from None
+        _record(
+            uow,
+            conversation,
+            author,
+            "status_changed",
+            {
+                "from": conversation.status,
+                "to": status,
+            },
+        )
+        changes["status"] = status
+        conversation.status = status
+        if status == Status.SOLVED:
+            conversation.solved_at = datetime.now(UTC)
+    if priority is not None and priority != conversation.priority:
+        _validate_choice(priority, list(Priority), "priority")
+        _record(
+            uow,
+            conversation,
+            author,
+            "priority_changed",
+            {
+                "from": conversation.priority,
+                "to": priority,
+            },
+        )
+        changes["priority"] = conversation.priority = priority
+    if assignee_id is not UNSET and assignee_id != conversation.assignee_id:
+        await _check_assignee(uow, assignee_id)
+        _record(
+            uow,
+            conversation,
+            author,
+            "assignee_changed",
+            {
+                "from": conversation.assignee_id,
+                "to": assignee_id,
+            },
+        )
+        changes["assignee_id"] = conversation.assignee_id = assignee_id
+        if assignee_id is not None and conversation.status == Status.NEW:
+            conversation.status = Status.OPEN
+    if team_id is not UNSET and team_id != conversation.team_id:
+        await _check_team(uow, team_id)
+        _record(
+            uow,
+            conversation,
+            author,
+            "team_changed",
+            {
+                "from": conversation.team_id,
+                "to": team_id,
+            },
+        )
+        changes["team_id"] = conversation.team_id = team_id
+    if subject is not None and subject.strip() != conversation.subject:
+        if not subject.strip():
+            raise InvalidInput("subject must not be empty")
+        _record(
+            uow,
+            conversation,
+            author,
+            "subject_changed",
+            {
+                "from": conversation.subject,
+                "to": subject.strip(),
+            },
+        )
+        changes["subject"] = conversation.subject = subject.strip()[:300]
+    if tags is not None or add_tags or remove_tags:
+        await _change_tags(uow, conversation, author, tags, add_tags, remove_tags, changes)
+    if custom_fields is not None:
+        merged = {**conversation.custom_fields, **custom_fields}
+        merged = {key: value for key, value in merged.items() if value is not None}
+        if merged != conversation.custom_fields:
+            _record(uow, conversation, author, "custom_fields_changed", {"set": custom_fields})
+            changes["custom_fields"] = conversation.custom_fields = merged
+    if changes:
+        conversation.updated_at = datetime.now(UTC)
+        _announce(uow, conversation, "conversation.updated", {"changes": list(changes)})
+    return conversation
+
+
+async def _change_tags(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    author: Author,
+    tags: Sequence[str] | None,
+    add_tags: Sequence[str],
+    remove_tags: Sequence[str],
+    changes: dict[str, Any],
+) -> None:
+    result = await uow.session.execute(
+        select(ConversationTag.tag).where(ConversationTag.conversation_id == conversation.id)
+    )
+    current = set(result.scalars())
+    target = set(normalise_tags(tags)) if tags is not None else set(current)
+    target |= set(normalise_tags(add_tags))
+    target -= set(normalise_tags(remove_tags))
+    if len(target) > MAX_TAGS:
+        raise InvalidInput(f"a conversation has at most {MAX_TAGS} tags")
+    added, removed = sorted(target - current), sorted(current - target)
+    if not added and not removed:
+        return
+    if removed:
+        await uow.session.execute(
+            delete(ConversationTag).where(
+                ConversationTag.conversation_id == conversation.id,
+                ConversationTag.tag.in_(removed),
+            )
+        )
+    uow.session.add_all(ConversationTag(conversation_id=conversation.id, tag=t) for t in added)
+    _record(uow, conversation, author, "tags_changed", {"added": added, "removed": removed})
+    changes["tags"] = sorted(target)
+
+
+async def do_create_inbox(
+    uow: UnitOfWork,
+    *,
+    actor: Principal | None,
+    name: str,
+    channel: str,
+    default_team_id: int | None = None,
+) -> Inbox:
+    if actor is not None:
+        actor.require_admin()
+    _validate_choice(channel, CHANNELS, "channel")
+    await _check_team(uow, default_team_id)
+    inbox = Inbox(name=name.strip(), channel=channel, default_team_id=default_team_id)
+    uow.session.add(inbox)
+    await uow.session.flush()
+    return inbox

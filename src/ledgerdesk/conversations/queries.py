@@ -1,0 +1,215 @@
+"""Reads about conversations, with the permission checks (``access_*``) that guard them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerdesk.accounts.models import Team
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.queries import hidden_team_ids, team_ids_of
+from ledgerdesk.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationTag,
+    Message,
+)
+from ledgerdesk.customers.models import Customer
+from ledgerdesk.errors import InvalidInput, NotFound, PermissionDenied
+
+MAX_ID = 2**63 - 1
+
+
+async def access_conversation(
+    session: AsyncSession, principal: Principal, conversation_id: int, *, write: bool = False
+) -> Conversation:
+    """The conversation if this principal may see it (and change it, with ``write``).
+
+    Refusals to see are "not found", so ids of hidden conversations leak nothing.
+    """
+    principal.require_scope("conversations:write" if write else "conversations:read")
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if principal.is_customer:
+        if conversation.customer_id != principal.customer_id:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return conversation
+    agent = principal.require_agent()
+    if conversation.team_id is not None and not agent.is_supervisor:
+        team = await session.get(Team, conversation.team_id)
+        if (
+            team is not None
+            and team.is_private
+            and team.id not in await team_ids_of(session, agent.id)
+        ):
+            raise NotFound(f"conversation {conversation_id} not found")
+    if write and not agent.can_reply:
+        raise PermissionDenied("viewers cannot reply to or change conversations")
+    return conversation
+
+
+@dataclass
+class ConversationFilter:
+    statuses: Sequence[str] = ()
+    priorities: Sequence[str] = ()
+    assignee: str | None = None  # an agent id, "me" or "none"
+    team_id: int | None = None
+    inbox_id: int | None = None
+    customer_id: int | None = None
+    channel: str | None = None
+    tag: str | None = None
+    query: str | None = None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, value = raw.partition(":")
+        last_id = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor is not valid; pass next_cursor from a previous page") from None
+    if version != "c1" or not 0 < last_id <= MAX_ID:
+        raise InvalidInput("cursor is not valid; pass next_cursor from a previous page")
+    return last_id
+
+
+async def _visibility(
+    session: AsyncSession, principal: Principal, statement: Select[Conversation]
+) -> Select[Conversation]:
+    if principal.is_customer:
+        return statement.where(Conversation.customer_id == principal.customer_id)
+    agent = principal.require_agent()
+    hidden = await hidden_team_ids(session, agent)
+    if hidden:
+        statement = statement.where(
+            or_(Conversation.team_id.is_(None), Conversation.team_id.not_in(hidden))
+        )
+    return statement
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_conversations(
+    session: AsyncSession,
+    principal: Principal,
+    filters: ConversationFilter,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Conversation], str | None]:
+    """Newest first, paged by id: inserts during paging can neither skip nor repeat rows."""
+    principal.require_scope("conversations:read")
+    statement = await _visibility(session, principal, select(Conversation))
+    if filters.statuses:
+        statement = statement.where(Conversation.status.in_(filters.statuses))
+    if filters.priorities:
+        statement = statement.where(Conversation.priority.in_(filters.priorities))
+    if filters.assignee == "me":
+        statement = statement.where(Conversation.assignee_id == principal.agent_id)
+    elif filters.assignee == "none":
+        statement = statement.where(Conversation.assignee_id.is_(None))
+    elif filters.assignee is not None:
+        statement = statement.where(Conversation.assignee_id == int(filters.assignee))
+    if filters.team_id is not None:
+        statement = statement.where(Conversation.team_id == filters.team_id)
+    if filters.inbox_id is not None:
+        statement = statement.where(Conversation.inbox_id == filters.inbox_id)
+    if filters.customer_id is not None:
+        statement = statement.where(Conversation.customer_id == filters.customer_id)
+    if filters.channel is not None:
+        statement = statement.where(Conversation.channel == filters.channel)
+    if filters.tag is not None:
+        tagged = select(ConversationTag.conversation_id).where(ConversationTag.tag == filters.tag)
+        statement = statement.where(Conversation.id.in_(tagged))
+    if filters.query:
+        text = filters.query.strip().lstrip("#")
+        pattern = like_pattern(text)
+        matching_customers = select(Customer.id).where(
+            or_(
+                Customer.name.ilike(pattern, escape="\\"),
+                Customer.email.ilike(pattern, escape="\\"),
+            )
+        )
+        conditions: list[ColumnElement[bool]] = [
+            Conversation.subject.ilike(pattern, escape="\\"),
+            Conversation.customer_id.in_(matching_customers),
+        ]
+        if text.isdigit() and int(text) <= MAX_ID:
+            conditions.append(Conversation.id == int(text))
+        statement = statement.where(or_(*conditions))
+    if cursor is not None:
+        statement = statement.where(Conversation.id < decode_cursor(cursor))
+    statement = statement.order_by(Conversation.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(statement)).scalars())
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def tags_by_conversation(
+    session: AsyncSession, conversation_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = defaultdict(list)
+    if not conversation_ids:
+        return tags
+    result = await session.execute(
+        select(ConversationTag.conversation_id, ConversationTag.tag)
+        .where(ConversationTag.conversation_id.in_(conversation_ids))
+        .order_by(ConversationTag.tag)
+    )
+    for conversation_id, tag in result.all():
+        tags[conversation_id].append(tag)
+    return tags
+
+
+async def list_messages(
+    session: AsyncSession,
+    principal: Principal,
+    conversation: Conversation,
+    *,
+    after_id: int | None = None,
+    limit: int = 500,
+) -> list[Message]:
+    statement = select(Message).where(Message.conversation_id == conversation.id)
+    if principal.is_customer:
+        statement = statement.where(Message.is_internal.is_(False))
+    if after_id is not None:
+        statement = statement.where(Message.id > after_id)
+    statement = statement.order_by(Message.id).limit(limit)
+    return list((await session.execute(statement)).scalars())
+
+
+async def list_events(
+    session: AsyncSession, conversation: Conversation, *, limit: int = 1000
+) -> list[ConversationEvent]:
+    result = await session.execute(
+        select(ConversationEvent)
+        .where(ConversationEvent.conversation_id == conversation.id)
+        .order_by(ConversationEvent.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def find_message_by_channel_id(
+    session: AsyncSession, channel: str, channel_message_id: str
+) -> Message | None:
+    result = await session.execute(
+        select(Message).where(
+            Message.channel == channel, Message.channel_message_id == channel_message_id
+        )
+    )
+    return result.scalar_one_or_none()

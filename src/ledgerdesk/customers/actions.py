@@ -1,0 +1,192 @@
+"""Every change to customers and their identities, merges included."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from ledgerdesk.accounts.models import ApiToken
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
+from ledgerdesk.customers.models import Customer, CustomerIdentity, IdentityKind, Tier
+from ledgerdesk.customers.queries import find_by_identity, require_customer_write
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict, InvalidInput
+
+
+def normalise_identity(kind: str, value: str) -> str:
+    if kind not in set(IdentityKind):
+        raise InvalidInput(f"identity kind must be one of: {', '.join(IdentityKind)}")
+    value = value.strip()
+    if not value:
+        raise InvalidInput("identity value must not be empty")
+    if kind == IdentityKind.EMAIL:
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise InvalidInput(f"{value!r} is not an email address")
+        return value.lower()
+    return value
+
+
+async def do_create_customer(
+    uow: UnitOfWork,
+    *,
+    actor: Principal | None,
+    name: str = "",
+    email: str | None = None,
+    language: str | None = None,
+    tier: str = Tier.STANDARD,
+    identities: list[tuple[str, str]] | None = None,
+) -> Customer:
+    if actor is not None:
+        require_customer_write(actor)
+    if tier not in set(Tier):
+        raise InvalidInput(f"tier must be one of: {', '.join(Tier)}")
+    pairs = [(kind, normalise_identity(kind, value)) for kind, value in identities or []]
+    if email:
+        email = normalise_identity(IdentityKind.EMAIL, email)
+        if (IdentityKind.EMAIL.value, email) not in pairs:
+            pairs.insert(0, (IdentityKind.EMAIL.value, email))
+    for kind, value in pairs:
+        if await find_by_identity(uow.session, kind, value) is not None:
+            raise Conflict(f"a customer with {kind} {value!r} already exists")
+    customer = Customer(name=name.strip(), email=email, language=language, tier=tier)
+    uow.session.add(customer)
+    await uow.session.flush()
+    for kind, value in pairs:
+        uow.session.add(CustomerIdentity(customer_id=customer.id, kind=kind, value=value))
+    if actor is not None:
+        do_record_audit(
+            uow,
+            agent_id=actor.agent_id,
+            action="customer.created",
+            object_type="customer",
+            object_id=customer.id,
+        )
+    return customer
+
+
+async def do_find_or_create_customer(
+    uow: UnitOfWork, *, kind: str, value: str, name: str = "", language: str | None = None
+) -> Customer:
+    """Used by channels: one person is one customer whichever channel they write from."""
+    value = normalise_identity(kind, value)
+    existing = await find_by_identity(uow.session, kind, value)
+    if existing is not None:
+        return existing
+    email = value if kind == IdentityKind.EMAIL else None
+    return await do_create_customer(
+        uow,
+        actor=None,
+        name=name,
+        email=email,
+        language=language,
+        identities=[(kind, value)],
+    )
+
+
+async def do_update_customer(
+    uow: UnitOfWork,
+    *,
+    actor: Principal,
+    customer: Customer,
+    name: str | None = None,
+    language: str | None = None,
+    tier: str | None = None,
+    notes: str | None = None,
+) -> Customer:
+    require_customer_write(actor)
+    changes: dict[str, object] = {}
+    if name is not None:
+        customer.name = changes["name"] = name.strip()
+    if language is not None:
+        customer.language = changes["language"] = language
+    if tier is not None:
+        if tier not in set(Tier):
+            raise InvalidInput(f"tier must be one of: {', '.join(Tier)}")
+        customer.tier = changes["tier"] = tier
+    if notes is not None:
+        customer.notes = notes
+        changes["notes"] = "changed"
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="customer.updated",
+        object_type="customer",
+        object_id=customer.id,
+        detail=changes,
+    )
+    return customer
+
+
+async def do_add_identity(
+    uow: UnitOfWork,
+    *,
+    actor: Principal | None,
+    customer: Customer,
+    kind: str,
+    value: str,
+    verified: bool = False,
+) -> CustomerIdentity:
+    if actor is not None:
+        require_customer_write(actor)
+    value = normalise_identity(kind, value)
+    owner = await find_by_identity(uow.session, kind, value)
+    if owner is not None:
+        if owner.id == customer.id:
+            raise Conflict(f"this customer already has {kind} {value!r}")
+        raise Conflict(
+            f"{kind} {value!r} belongs to customer {owner.id}; merge the two customers instead"
+        )
+    identity = CustomerIdentity(customer_id=customer.id, kind=kind, value=value, verified=verified)
+    uow.session.add(identity)
+    if kind == IdentityKind.EMAIL and not customer.email:
+        customer.email = value
+    if actor is not None:
+        do_record_audit(
+            uow,
+            agent_id=actor.agent_id,
+            action="customer.identity_added",
+            object_type="customer",
+            object_id=customer.id,
+            detail={"kind": kind},
+        )
+    return identity
+
+
+async def do_merge_customers(
+    uow: UnitOfWork, *, actor: Principal, survivor: Customer, absorbed: Customer
+) -> Customer:
+    """Move everything of ``absorbed`` to ``survivor``; the absorbed record stays as a pointer."""
+    require_customer_write(actor)
+    if survivor.id == absorbed.id:
+        raise InvalidInput("cannot merge a customer into itself")
+    if absorbed.merged_into_id is not None or survivor.merged_into_id is not None:
+        raise Conflict("one of these customers was already merged into another")
+    session = uow.session
+    for model, column in (
+        (CustomerIdentity, CustomerIdentity.customer_id),
+        (Conversation, Conversation.customer_id),
+        (Message, Message.customer_id),
+        (ConversationEvent, ConversationEvent.actor_customer_id),
+        (ApiToken, ApiToken.customer_id),
+    ):
+        await session.execute(
+            update(model).where(column == absorbed.id).values({column.key: survivor.id})
+        )
+    absorbed.merged_into_id = survivor.id
+    survivor.name = survivor.name or absorbed.name
+    survivor.email = survivor.email or absorbed.email
+    survivor.language = survivor.language or absorbed.language
+    if absorbed.tier == Tier.VIP:
+        survivor.tier = Tier.VIP
+    if absorbed.notes:
+        survivor.notes = (survivor.notes + "\n\n" + absorbed.notes).strip()
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="customer.merged",
+        object_type="customer",
+        object_id=survivor.id,
+        detail={"absorbed_id": absorbed.id},
+    )
+    return survivor

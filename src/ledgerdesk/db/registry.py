@@ -1,0 +1,15 @@
+"""Imports every model module so Base.metadata knows all tables (for Alembic and tests)."""
+
+from ledgerdesk.accounts import models as accounts_models
+from ledgerdesk.audit import models as audit_models
+from ledgerdesk.conversations import models as conversations_models
+from ledgerdesk.customers import models as customers_models
+from ledgerdesk.db.base import Base
+
+__all__ = [
+    "Base",
+    "accounts_models",
+    "audit_models",
+    "conversations_models",
+    "customers_models",
+]

@@ -1,0 +1,68 @@
+"""Unit of work: one transaction, plus what must happen only after it commits.
+
+Actions (``do_*``) stage rows and events on a unit of work; the caller commits
+once. Events are published and jobs kicked only after the commit succeeded, so
+nobody is ever told about a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerdesk.events.bus import Event, EventBus
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession, bus: EventBus | None = None) -> None:
+        self.session = session
+        self.bus = bus
+        self._events: list[Event] = []
+        self._after_commit: list[AfterCommit] = []
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        events, self._events = self._events, []
+        callbacks, self._after_commit = self._after_commit, []
+        if self.bus is not None:
+            for event in events:
+                try:
+                    await self.bus.publish(event)
+                except Exception:  # the change is committed; a lost notification is logged
+                    log.exception("publishing %s failed", event.kind)
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                log.exception("after-commit callback failed")
+
+    async def rollback(self) -> None:
+        self._events.clear()
+        self._after_commit.clear()
+        await self.session.rollback()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            await self.rollback()
+        await self.session.close()

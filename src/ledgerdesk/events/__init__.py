@@ -1,0 +1,1 @@
+"""Events published after commit, through one bus interface with several backends."""

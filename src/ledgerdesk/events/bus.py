@@ -1,0 +1,55 @@
+"""The event bus interface and its in-process backend.
+
+Events carry a topic (``conversation:42``, ``inbox``) so subscribers choose what
+they hear. A Redis backend for several processes implements the same interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str
+    topics: tuple[str, ...]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class EventBus(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+    def subscribe(self, topics: set[str]) -> AsyncIterator[Event]: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryEventBus:
+    """Fan-out inside one process; the default for the single-process install."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queue_size = queue_size
+        self._subscribers: list[tuple[set[str], asyncio.Queue[Event]]] = []
+
+    async def publish(self, event: Event) -> None:
+        for topics, queue in list(self._subscribers):
+            if topics.intersection(event.topics):
+                if queue.full():  # a stalled subscriber loses its oldest event, never blocks others
+                    queue.get_nowait()
+                queue.put_nowait(event)
+
+    async def subscribe(self, topics: set[str]) -> AsyncIterator[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        entry = (set(topics), queue)
+        self._subscribers.append(entry)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.remove(entry)
+
+    async def close(self) -> None:
+        self._subscribers.clear()

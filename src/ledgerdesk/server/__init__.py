@@ -1,0 +1,1 @@
+"""Server plumbing shared by the API and the console: state, dependencies, errors."""

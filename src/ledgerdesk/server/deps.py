@@ -1,0 +1,110 @@
+"""FastAPI dependencies: the unit of work and the principal behind a request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerdesk.accounts.actions import do_touch_token
+from ledgerdesk.accounts.models import Agent, AgentSession
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.queries import authenticate_token, find_live_session
+from ledgerdesk.accounts.secrets import constant_time_equal
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import NotAuthenticated, PermissionDenied
+from ledgerdesk.server.state import AppState
+
+SESSION_COOKIE = "ld_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ledgerdesk
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
+    """A writing unit of work; the route commits it when the change is complete."""
+    async with UnitOfWork(state.db.write_sessionmaker(), state.bus) as uow:
+        yield uow
+
+
+async def get_read_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.db.sessionmaker() as session:
+        yield session
+
+
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def load_browser_session(
+    session: AsyncSession, request: Request
+) -> tuple[AgentSession, Agent] | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 200:
+        return None
+    agent_session = await find_live_session(session, token)
+    if agent_session is None:
+        return None
+    agent = await session.get(Agent, agent_session.agent_id)
+    if agent is None or not agent.is_active:
+        return None
+    return agent_session, agent
+
+
+async def resolve_principal(request: Request, session: AsyncSession, state: AppState) -> Principal:
+    authorization = request.headers.get("authorization")
+    ip = client_ip(request)
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
+            raise NotAuthenticated("use 'Authorization: Bearer <token>'")
+        principal = await authenticate_token(session, token.strip(), ip)
+        await _touch_token(state, principal)
+        return principal
+    found = await load_browser_session(session, request)
+    if found is None:
+        raise NotAuthenticated("log in or send an API token")
+    agent_session, agent = found
+    if agent_session.stage != "active":
+        raise NotAuthenticated("finish logging in with your second factor")
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not constant_time_equal(sent, agent_session.csrf_token):
+            raise PermissionDenied(f"missing or wrong {CSRF_HEADER} header for a cookie session")
+    return Principal(agent=agent, ip=ip)
+
+
+async def _touch_token(state: AppState, principal: Principal) -> None:
+    # "Last used" is kept to the nearest few minutes so reads do not all become writes.
+    if principal.token_id is None:
+        return
+    last = state.token_touches.get(principal.token_id)
+    now = datetime.now(UTC)
+    if last is not None and now - last < TOKEN_TOUCH_INTERVAL:
+        return
+    state.token_touches[principal.token_id] = now
+    async with UnitOfWork(state.db.write_sessionmaker()) as uow:
+        await do_touch_token(uow, principal.token_id)
+        await uow.commit()
+
+
+async def get_principal(request: Request, session: ReadSession, state: State) -> Principal:
+    return await resolve_principal(request, session, state)
+
+
+Actor = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,137 @@
+"""One typed settings object, read from ``LEDGERDESK_*`` environment variables.
+
+Every secret may also be given as ``LEDGERDESK_<NAME>_FILE`` pointing at a file
+holding the value (the Docker/Kubernetes secrets convention). Bad values stop
+the process at start with a message naming the variable, instead of failing
+later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LEDGERDESK_"
+SECRET_FIELDS = ("secret_key", "database_url", "redis_url")
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds a value ledgerdesk cannot use."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("var")
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    session_ttl_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 12
+    login_max_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    login_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    login_ip_limit_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 20
+    cookie_secure: bool | None = None
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5000
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key is None:
+            raise ValueError(
+                "LEDGERDESK_SECRET_KEY (or LEDGERDESK_SECRET_KEY_FILE) is required in production"
+            )
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("LEDGERDESK_SECRET_KEY must be at least 32 characters")
+        return self
+
+    # Derived values -----------------------------------------------------
+
+    @property
+    def database_url_value(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ledgerdesk.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url_value.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.startswith("https://")
+
+    def secret_key_value(self) -> str:
+        """The signing/encryption key; in development one is made once and kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()
+
+
+def _file_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in SECRET_FIELDS:
+        file_var = f"{ENV_PREFIX}{name.upper()}_FILE"
+        path = environ.get(file_var)
+        if not path:
+            continue
+        try:
+            values[name] = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{file_var}: cannot read {path}: {exc.strerror}") from exc
+    return values
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, raising SettingsError with a readable message."""
+    env = dict(os.environ if environ is None else environ)
+    values = _file_overrides(env)
+    values.update(overrides)
+    try:
+        if environ is None:
+            return Settings(**values)
+        # Read from the given mapping rather than the process environment.
+        for key, raw in env.items():
+            if key.startswith(ENV_PREFIX) and not key.endswith("_FILE"):
+                values.setdefault(key[len(ENV_PREFIX) :].lower(), raw)
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = f"{ENV_PREFIX}{field.upper()}" if error["loc"] else "settings"
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

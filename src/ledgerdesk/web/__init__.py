@@ -1,0 +1,1 @@
+"""The agent console: server-rendered pages (Jinja2 + htmx) in English and Chinese."""
