@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledgerdesk.errors import LedgerdeskError, RateLimited
+from ledgerdesk.errors import InvalidInput, LedgerdeskError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def install_error_handlers(app: FastAPI, html_fallback: HtmlFallback | None = No
         details = _validation_details(exc)
         if html_fallback is not None:
             message = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-            page = html_fallback(request, LedgerdeskError(message or "invalid input"))
+            page = html_fallback(request, InvalidInput(message or "invalid input"))
             if page is not None:
                 return page
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
