@@ -50,6 +50,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await state.drain()
         await state.bus.close()
         await state.db.dispose()
 

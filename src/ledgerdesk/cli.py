@@ -124,3 +124,7 @@ def demo(if_empty: bool) -> None:
         click.echo("demo data created")
     if credentials_file.exists():
         click.echo(credentials_file.read_text().rstrip())
+
+
+if __name__ == "__main__":
+    main()

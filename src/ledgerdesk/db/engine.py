@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,13 +55,17 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # SQLite has one writer at a time. Queueing this process's writers here, in
+        # order, is cheaper and fairer than letting their threads spin on the busy
+        # timeout; other processes still meet the busy timeout.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine, busy_timeout_ms)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -75,6 +80,16 @@ class Database:
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
         )
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncSession]:
+        """A session for one writing transaction (in order, per process, on SQLite)."""
+        if self._write_lock is None:
+            async with self.write_sessionmaker() as session:
+                yield session
+            return
+        async with self._write_lock, self.write_sessionmaker() as session:
+            yield session
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

@@ -34,7 +34,7 @@ State = Annotated[AppState, Depends(get_state)]
 
 async def get_uow(state: State) -> AsyncIterator[UnitOfWork]:
     """A writing unit of work; the route commits it when the change is complete."""
-    async with UnitOfWork(state.db.write_sessionmaker(), state.bus) as uow:
+    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
         yield uow
 
 
@@ -74,7 +74,7 @@ async def resolve_principal(request: Request, session: AsyncSession, state: AppS
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
             raise NotAuthenticated("use 'Authorization: Bearer <token>'")
         principal = await authenticate_token(session, token.strip(), ip)
-        await _touch_token(state, principal)
+        _touch_token(state, principal)
         return principal
     found = await load_browser_session(session, request)
     if found is None:
@@ -89,8 +89,11 @@ async def resolve_principal(request: Request, session: AsyncSession, state: AppS
     return Principal(agent=agent, ip=ip)
 
 
-async def _touch_token(state: AppState, principal: Principal) -> None:
-    # "Last used" is kept to the nearest few minutes so reads do not all become writes.
+def _touch_token(state: AppState, principal: Principal) -> None:
+    """Record "last used", to the nearest few minutes so reads do not all become writes.
+
+    It runs as a task of its own: the request never waits for the write lock for it.
+    """
     if principal.token_id is None:
         return
     last = state.token_touches.get(principal.token_id)
@@ -98,13 +101,20 @@ async def _touch_token(state: AppState, principal: Principal) -> None:
     if last is not None and now - last < TOKEN_TOUCH_INTERVAL:
         return
     state.token_touches[principal.token_id] = now
-    async with UnitOfWork(state.db.write_sessionmaker()) as uow:
-        await do_touch_token(uow, principal.token_id)
-        await uow.commit()
+    token_id = principal.token_id
+
+    async def touch() -> None:
+        async with state.db.writer() as session, UnitOfWork(session) as uow:
+            await do_touch_token(uow, token_id)
+            await uow.commit()
+
+    state.spawn(touch())
 
 
-async def get_principal(request: Request, session: ReadSession, state: State) -> Principal:
-    return await resolve_principal(request, session, state)
+async def get_principal(request: Request, state: State) -> Principal:
+    # A short session of its own: the route's session (often a writer) opens later.
+    async with state.db.sessionmaker() as session:
+        return await resolve_principal(request, session, state)
 
 
 Actor = Annotated[Principal, Depends(get_principal)]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from ledgerdesk.accounts.actions import LoginPolicy
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
@@ -11,6 +15,8 @@ from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +29,23 @@ class AppState:
     login_limiter: MemoryRateLimiter
     # When each API token was last marked used by this process.
     token_touches: dict[int, datetime] = field(default_factory=dict)
+
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run small bookkeeping after the request; failures are logged, never raised."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        if self.background:
+            await asyncio.gather(*self.background, return_exceptions=True)
 
     @property
     def login_policy(self) -> LoginPolicy:

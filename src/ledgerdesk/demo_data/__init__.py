@@ -1,0 +1,1 @@
+"""Scripted demo content for ``ledgerdesk demo`` (see ``ledgerdesk.demo``)."""
