@@ -14,6 +14,7 @@ from ledgerdesk import __version__
 from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
 from ledgerdesk.conversations import api as conversations_api
 from ledgerdesk.customers import api as customers_api
 from ledgerdesk.db.engine import Database
@@ -31,13 +32,17 @@ def build_state(
     settings: Settings, db: Database | None = None, bus: EventBus | None = None
 ) -> AppState:
     secret_key = settings.secret_key_value()
+    bus = bus or MemoryEventBus()
+    principals = PrincipalCache(settings.token_cache_seconds)
+    bus.add_listener({ACCOUNTS_TOPIC}, lambda _event: principals.clear())
     return AppState(
         settings=settings,
         db=db or Database.from_settings(settings),
-        bus=bus or MemoryEventBus(),
+        bus=bus,
         box=SecretBox(secret_key),
         secret_key=secret_key,
         login_limiter=MemoryRateLimiter(settings.login_ip_limit_per_minute, 60.0),
+        principals=principals,
     )
 
 

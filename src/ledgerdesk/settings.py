@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5000
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # How long a process trusts a token it has checked (0 checks every request).
+    token_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
 
     @field_validator("public_url")
     @classmethod

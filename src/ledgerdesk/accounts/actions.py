@@ -34,8 +34,10 @@ from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied
+from ledgerdesk.events.bus import Event
 
 LANGUAGES = ("en", "zh_Hans")
+ACCOUNTS_CHANGED = Event("accounts.changed", ("accounts",))
 RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "ledgerdesk"
 
@@ -82,6 +84,8 @@ async def do_create_agent(
     if actor is not None:
         actor.require_admin()
     email = email.strip().lower()
+    if "@" not in email.strip("@"):
+        raise InvalidInput(f"{email!r} is not an email address")
     if role not in set(Role):
         raise InvalidInput(f"role must be one of: {', '.join(Role)}")
     _check_password_strength(password, email)
@@ -137,6 +141,7 @@ async def do_update_agent(
         agent.is_active = changes["is_active"] = is_active
         if not is_active:
             await uow.session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+    uow.emit(ACCOUNTS_CHANGED)
     do_record_audit(
         uow,
         agent_id=acting.id,
@@ -498,6 +503,7 @@ async def do_revoke_api_token(uow: UnitOfWork, *, actor: Principal, token_id: in
     if api_token.agent_id != acting.id:
         actor.require_admin()
     api_token.revoked_at = datetime.now(UTC)
+    uow.emit(ACCOUNTS_CHANGED)
     do_record_audit(
         uow,
         agent_id=acting.id,
@@ -519,6 +525,7 @@ async def do_change_password(uow: UnitOfWork, *, agent: Agent, current: str, new
     _check_password_strength(new, agent.email)
     agent.password_hash = hash_password(new)
     await uow.session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
+    uow.emit(ACCOUNTS_CHANGED)
     do_record_audit(
         uow, agent_id=agent.id, action="password.changed", object_type="agent", object_id=agent.id
     )

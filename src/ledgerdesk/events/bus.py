@@ -7,7 +7,7 @@ they hear. A Redis backend for several processes implements the same interface.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,8 +19,14 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+Listener = Callable[[Event], None]
+
+
 class EventBus(Protocol):
     async def publish(self, event: Event) -> None: ...
+
+    def add_listener(self, topics: set[str], listener: Listener) -> None:
+        """Call ``listener`` (quick, synchronous) for every event on these topics."""
 
     def subscribe(self, topics: set[str]) -> AsyncIterator[Event]: ...
 
@@ -33,8 +39,15 @@ class MemoryEventBus:
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
         self._subscribers: list[tuple[set[str], asyncio.Queue[Event]]] = []
+        self._listeners: list[tuple[set[str], Listener]] = []
+
+    def add_listener(self, topics: set[str], listener: Listener) -> None:
+        self._listeners.append((set(topics), listener))
 
     async def publish(self, event: Event) -> None:
+        for topics, listener in self._listeners:
+            if topics.intersection(event.topics):
+                listener(event)
         for topics, queue in list(self._subscribers):
             if topics.intersection(event.topics):
                 if queue.full():  # a stalled subscriber loses its oldest event, never blocks others
@@ -53,3 +66,4 @@ class MemoryEventBus:
 
     async def close(self) -> None:
         self._subscribers.clear()
+        self._listeners.clear()

@@ -13,7 +13,7 @@ from ledgerdesk.accounts.actions import do_touch_token
 from ledgerdesk.accounts.models import Agent, AgentSession
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import authenticate_token, find_live_session
-from ledgerdesk.accounts.secrets import constant_time_equal
+from ledgerdesk.accounts.secrets import constant_time_equal, token_digest
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import NotAuthenticated, PermissionDenied
 from ledgerdesk.server.state import AppState
@@ -73,7 +73,13 @@ async def resolve_principal(request: Request, session: AsyncSession, state: AppS
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
             raise NotAuthenticated("use 'Authorization: Bearer <token>'")
-        principal = await authenticate_token(session, token.strip(), ip)
+        token = token.strip()
+        digest = token_digest(token)
+        cached = state.principals.get(digest, ip)
+        if cached is not None:
+            return cached
+        principal = await authenticate_token(session, token, ip)
+        state.principals.put(digest, principal)
         _touch_token(state, principal)
         return principal
     found = await load_browser_session(session, request)

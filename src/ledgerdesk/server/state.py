@@ -12,6 +12,7 @@ from typing import Any
 from ledgerdesk.accounts.actions import LoginPolicy
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.accounts.token_cache import PrincipalCache
 from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.settings import Settings
@@ -27,6 +28,7 @@ class AppState:
     box: SecretBox
     secret_key: str
     login_limiter: MemoryRateLimiter
+    principals: PrincipalCache
     # When each API token was last marked used by this process.
     token_touches: dict[int, datetime] = field(default_factory=dict)
 
