@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ledgerdesk.accounts.models import Agent, ApiToken, Role, Team
-from ledgerdesk.server.types import DbId, Name, ShortText
+from ledgerdesk.server.types import DbId, Email, Label, Name
 
 UiLanguage = Literal["en", "zh_Hans"]
+Scope = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 
 
 class AgentOut(BaseModel):
@@ -41,7 +42,7 @@ class AgentOut(BaseModel):
 
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: ShortText
+    email: Email
     name: Name
     password: str = Field(min_length=10, max_length=200)
     role: Role = Role.AGENT
@@ -75,7 +76,7 @@ class TeamOut(BaseModel):
 
 class TeamCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Name
+    name: Label
     is_private: bool = False
 
 
@@ -86,12 +87,25 @@ class MemberAdd(BaseModel):
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Name
-    scopes: list[str] = Field(min_length=1, max_length=10)
+    name: Label
+    scopes: list[Scope] = Field(min_length=1, max_length=10)
     customer_id: DbId | None = Field(
         default=None, description="make a customer token (admins only)"
     )
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="UTC when no zone is given")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:
+            raise ValueError("expires_at is out of range") from None
+        if value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future")
+        return value
 
 
 class TokenOut(BaseModel):

@@ -120,6 +120,18 @@ def _validate_choice(value: str, choices: Iterable[str], what: str) -> str:
     return value
 
 
+async def _replayed_conversation(
+    uow: UnitOfWork, existing: Message, customer: Customer
+) -> Conversation:
+    """The conversation a resent first message opened, if it is this customer's."""
+    found = await uow.session.get(Conversation, existing.conversation_id)
+    assert found is not None
+    if found.customer_id != customer.id:
+        # Otherwise anyone who guesses a channel message id reads another's conversation.
+        raise Conflict("this channel message id belongs to another conversation")
+    return found
+
+
 async def do_create_conversation(
     uow: UnitOfWork,
     *,
@@ -162,9 +174,7 @@ async def do_create_conversation(
     if channel_message_id is not None:
         existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
         if existing is not None:
-            found = await uow.session.get(Conversation, existing.conversation_id)
-            assert found is not None
-            return found, False
+            return await _replayed_conversation(uow, existing, customer), False
     if inbox_id is not None:
         inbox = await uow.session.get(Inbox, inbox_id)
         if inbox is None:
@@ -217,9 +227,7 @@ async def do_create_conversation(
         existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
         if existing is None:
             raise
-        found = await uow.session.get(Conversation, existing.conversation_id)
-        assert found is not None
-        return found, False
+        return await _replayed_conversation(uow, existing, customer), False
     author = _author_of(actor, customer)
     _record(
         uow,
@@ -238,6 +246,14 @@ async def do_create_conversation(
     _record(uow, conversation, author, "message_added", {"message_id": message.id})
     _announce(uow, conversation, "conversation.created", {"message_id": message.id})
     return conversation, True
+
+
+def _check_replayed_message(existing: Message, conversation: Conversation, internal: bool) -> None:
+    if existing.conversation_id != conversation.id:
+        raise Conflict("this channel message id belongs to another conversation")
+    if existing.is_internal != internal:
+        # A public resend must never hand back an internal note (customers cannot see those).
+        raise Conflict("this channel message id belongs to another message")
 
 
 async def do_add_message(
@@ -274,8 +290,7 @@ async def do_add_message(
     if channel_message_id is not None:
         existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
         if existing is not None:
-            if existing.conversation_id != conversation.id:
-                raise Conflict("this channel message id belongs to another conversation")
+            _check_replayed_message(existing, conversation, internal)
             return existing, False
     author = _author_of(actor, customer)
     if author_kind in ("assistant", "system"):
@@ -300,8 +315,9 @@ async def do_add_message(
                 await uow.session.flush()
         except IntegrityError:
             existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
-            if existing is None or existing.conversation_id != conversation.id:
+            if existing is None:
                 raise
+            _check_replayed_message(existing, conversation, internal)
             return existing, False
     else:
         uow.session.add(message)

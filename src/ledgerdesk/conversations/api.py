@@ -92,6 +92,9 @@ async def create_conversation(
         channel_message_id=payload.channel_message_id,
         attachments=[a.model_dump() for a in payload.attachments],
     )
+    if not created:
+        # A resend is answered only to someone who may see what the first one opened.
+        await access_conversation(uow.session, actor, conversation.id)
     await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -34,7 +34,11 @@ async def access_conversation(
     Refusals to see are "not found", so ids of hidden conversations leak nothing.
     """
     principal.require_scope("conversations:write" if write else "conversations:read")
-    conversation = await session.get(Conversation, conversation_id)
+    # A writer locks the row (PostgreSQL; SQLite writers are serialised already), so
+    # concurrent replies cannot lose each other's message_count or status changes.
+    conversation = await session.get(
+        Conversation, conversation_id, with_for_update=True if write else None
+    )
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
     if principal.is_customer:
@@ -148,7 +152,7 @@ async def list_conversations(
             Conversation.subject.ilike(pattern, escape="\\"),
             Conversation.customer_id.in_(matching_customers),
         ]
-        if text.isdigit() and int(text) <= MAX_ID:
+        if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
             conditions.append(Conversation.id == int(text))
         statement = statement.where(or_(*conditions))
     if cursor is not None:

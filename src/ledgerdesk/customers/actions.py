@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.accounts.models import ApiToken
 from ledgerdesk.accounts.principal import Principal
@@ -12,6 +13,8 @@ from ledgerdesk.customers.models import Customer, CustomerIdentity, IdentityKind
 from ledgerdesk.customers.queries import find_by_identity, require_customer_write
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput
+
+MAX_EMAIL_LENGTH = 254  # customers.email
 
 
 def normalise_identity(kind: str, value: str) -> str:
@@ -23,6 +26,8 @@ def normalise_identity(kind: str, value: str) -> str:
     if kind == IdentityKind.EMAIL:
         if "@" not in value or value.startswith("@") or value.endswith("@"):
             raise InvalidInput(f"{value!r} is not an email address")
+        if len(value) > MAX_EMAIL_LENGTH:
+            raise InvalidInput(f"an email address has at most {MAX_EMAIL_LENGTH} characters")
         return value.lower()
     return value
 
@@ -74,14 +79,24 @@ async def do_find_or_create_customer(
     if existing is not None:
         return existing
     email = value if kind == IdentityKind.EMAIL else None
-    return await do_create_customer(
-        uow,
-        actor=None,
-        name=name,
-        email=email,
-        language=language,
-        identities=[(kind, value)],
-    )
+    try:
+        async with uow.session.begin_nested():
+            customer = await do_create_customer(
+                uow,
+                actor=None,
+                name=name,
+                email=email,
+                language=language,
+                identities=[(kind, value)],
+            )
+            await uow.session.flush()
+    except IntegrityError:
+        # Another request created this person at the same moment: use that record.
+        existing = await find_by_identity(uow.session, kind, value)
+        if existing is None:
+            raise
+        return existing
+    return customer
 
 
 async def do_update_customer(

@@ -69,9 +69,7 @@ TX_BTC_STOLEN = "c5682d83c91a25d7e4f2052d76a928ec2f223c798a38ee5de7bd37c68ab2933
 TX_XRP = "F97379E52473FC11D39379E378F8AF8D9E86FDE257FE88096D8D72FB944530AF"
 TX_ATOM = "8FF11B22D36903A2A3A56DF108F2D55FBD80AF5B11835294E981B71178CB70DF"
 TX_XLM = "96f53f7688b6346d9dceba34426d904e2add799dcc306935a3efbab4279dc031"
-TX_SOL = (
-    "2MUEkVgLfZkGU6cyH6FUM911wf8t1CawnKo178dv93MLnMaQSk9FVhe9c4LSnoHYt6MBp3Z8YdszDDSaBC9KcWHi"
-)
+TX_SOL = "2MUEkVgLfZkGU6cyH6FUM911wf8t1CawnKo178dv93MLnMaQSk9FVhe9c4LSnoHYt6MBp3Z8YdszDDSaBC9KcWHi"
 
 
 ENGLISH: tuple[Script, ...] = (
@@ -88,22 +86,39 @@ ENGLISH: tuple[Script, ...] = (
         ),
         "age_hours": 30,
         "tags": ("deposit", "usdt"),
-        "fields": {"uid": "U-100234", "asset": "USDT", "network": "ERC-20", "amount": "2500",
-                   "tx_hash": TX_USDT_ERC20},
+        "fields": {
+            "uid": "U-100234",
+            "asset": "USDT",
+            "network": "ERC-20",
+            "amount": "2500",
+            "tx_hash": TX_USDT_ERC20,
+        },
         "steps": (
-            {"after": 9, "by": "emma", "say": (
-                "Hi Jake, thanks for the hash. I can see the transfer on our side: it reached "
-                "the deposit address, but it was caught in a short delay on our Ethereum node "
-                "this morning. It has 64 confirmations now and I've asked for it to be credited. "
-                "You should see 2,500 USDT in your Spot wallet within 15 minutes."
-            )},
-            {"after": 2, "by": "emma", "note": (
-                "ETH deposit scanner lagged ~3h after the node restart (INC-4471). "
-                "Credited manually by wallet ops, ref DEP-20931."
-            )},
+            {
+                "after": 9,
+                "by": "emma",
+                "say": (
+                    "Hi Jake, thanks for the hash. I can see the transfer on our side: it reached "
+                    "the deposit address, but it was caught in a short delay on our Ethereum node "
+                    "this morning. It has 64 confirmations now and I've asked for it to be credited. "
+                    "You should see 2,500 USDT in your Spot wallet within 15 minutes."
+                ),
+            },
+            {
+                "after": 2,
+                "by": "emma",
+                "note": (
+                    "ETH deposit scanner lagged ~3h after the node restart (INC-4471). "
+                    "Credited manually by wallet ops, ref DEP-20931."
+                ),
+            },
             {"after": 18, "say": "It's there now. Thanks Emma!!"},
-            {"after": 3, "by": "emma", "say": "Glad it's sorted. Happy trading!",
-             "status": "solved"},
+            {
+                "after": 3,
+                "by": "emma",
+                "say": "Glad it's sorted. Happy trading!",
+                "status": "solved",
+            },
         ),
     },
     {
@@ -125,29 +140,52 @@ ENGLISH: tuple[Script, ...] = (
         "age_hours": 96,
         "priority": "high",
         "tags": ("wrong-network", "usdt", "recovery"),
-        "fields": {"uid": "U-100871", "asset": "USDT", "network": "BEP-20", "amount": "1000",
-                   "tx_hash": TX_USDT_BEP20},
+        "fields": {
+            "uid": "U-100871",
+            "asset": "USDT",
+            "network": "BEP-20",
+            "amount": "1000",
+            "tx_hash": TX_USDT_BEP20,
+        },
         "steps": (
-            {"after": 35, "by": "daniel", "say": (
-                "Hi Sarah,\n\nPlease don't worry, your funds are not lost. Because BNB Smart "
-                "Chain uses the same address format as Ethereum, the USDT is sitting at your "
-                "deposit address on BSC, which we control. We can recover it, but it is a "
-                "manual process done by our wallet team.\n\n"
-                "The recovery takes 5-10 business days and a fee of 25 USDT is deducted from the "
-                "amount. I have opened the request for you. No further action is needed.\n\n"
-                "Best regards,\nDaniel, Harbor Support"
-            )},
-            {"after": 4, "by": "daniel", "note": (
-                "Confirmed on BscScan: 1,000 USDT to our deposit address on BSC. Recovery "
-                "request WO-3312 filed with wallet ops; needs cold signer approval."
-            ), "status": "pending", "tags": ("wallet-ops",)},
-            {"after": 2800, "say": (
-                "Hi Daniel, any update? It's been 2 days. Sorry for bothering, I just can't sleep"
-            )},
-            {"after": 50, "by": "daniel", "say": (
-                "Hi Sarah, no bother at all. The recovery is approved and waiting for the next "
-                "signing window on Thursday. I'll write as soon as it is credited."
-            ), "status": "pending"},
+            {
+                "after": 35,
+                "by": "daniel",
+                "say": (
+                    "Hi Sarah,\n\nPlease don't worry, your funds are not lost. Because BNB Smart "
+                    "Chain uses the same address format as Ethereum, the USDT is sitting at your "
+                    "deposit address on BSC, which we control. We can recover it, but it is a "
+                    "manual process done by our wallet team.\n\n"
+                    "The recovery takes 5-10 business days and a fee of 25 USDT is deducted from the "
+                    "amount. I have opened the request for you. No further action is needed.\n\n"
+                    "Best regards,\nDaniel, Harbor Support"
+                ),
+            },
+            {
+                "after": 4,
+                "by": "daniel",
+                "note": (
+                    "Confirmed on BscScan: 1,000 USDT to our deposit address on BSC. Recovery "
+                    "request WO-3312 filed with wallet ops; needs cold signer approval."
+                ),
+                "status": "pending",
+                "tags": ("wallet-ops",),
+            },
+            {
+                "after": 2800,
+                "say": (
+                    "Hi Daniel, any update? It's been 2 days. Sorry for bothering, I just can't sleep"
+                ),
+            },
+            {
+                "after": 50,
+                "by": "daniel",
+                "say": (
+                    "Hi Sarah, no bother at all. The recovery is approved and waiting for the next "
+                    "signing window on Thursday. I'll write as soon as it is credited."
+                ),
+                "status": "pending",
+            },
         ),
     },
     {
@@ -163,16 +201,25 @@ ENGLISH: tuple[Script, ...] = (
         "tags": ("deposit", "missing-memo", "xrp"),
         "fields": {"uid": "U-101552", "asset": "XRP", "amount": "1200"},
         "steps": (
-            {"after": 14, "by": "lucas", "say": (
-                "Hi Miguel, deposits without a tag can be recovered. Please send me: 1) the "
-                "transaction hash, 2) a screenshot of the withdrawal record on the sending "
-                "platform. We will never ask for your password or 2FA codes."
-            )},
+            {
+                "after": 14,
+                "by": "lucas",
+                "say": (
+                    "Hi Miguel, deposits without a tag can be recovered. Please send me: 1) the "
+                    "transaction hash, 2) a screenshot of the withdrawal record on the sending "
+                    "platform. We will never ask for your password or 2FA codes."
+                ),
+            },
             {"after": 25, "say": f"here it is: {TX_XRP}. screenshot attached in a sec"},
-            {"after": 6, "by": "lucas", "note": (
-                "Tx found on XRPL, 1,200 XRP to our hot wallet, no DestinationTag. "
-                "Waiting for the screenshot before opening WO."
-            ), "status": "pending"},
+            {
+                "after": 6,
+                "by": "lucas",
+                "note": (
+                    "Tx found on XRPL, 1,200 XRP to our hot wallet, no DestinationTag. "
+                    "Waiting for the screenshot before opening WO."
+                ),
+                "status": "pending",
+            },
         ),
     },
     {
@@ -181,7 +228,7 @@ ENGLISH: tuple[Script, ...] = (
         "language": "en",
         "subject": "BTC withdrawal pending for 6 hours",
         "body": (
-            "Hi team,\n\nMy withdrawal of 1.5 BTC to my cold wallet has been \"Processing\" "
+            'Hi team,\n\nMy withdrawal of 1.5 BTC to my cold wallet has been "Processing" '
             "for six hours. Normally they go through in 20 minutes. I have a payment due "
             "tomorrow morning, please advise urgently.\n\nOlivia Brooks"
         ),
@@ -191,20 +238,34 @@ ENGLISH: tuple[Script, ...] = (
         "tags": ("withdrawal", "btc"),
         "fields": {"uid": "U-100019", "asset": "BTC", "amount": "1.5"},
         "steps": (
-            {"after": 12, "by": "daniel", "note": (
-                "Held by risk: first withdrawal to bc1qkweq... which was added to the address "
-                "book 2 days ago and is > 1 BTC. Needs second review by compliance."
-            )},
-            {"after": 5, "by": "daniel", "say": (
-                "Dear Olivia,\n\nThank you for your patience. Your withdrawal is in a routine "
-                "security review because it is the first withdrawal above 1 BTC to a newly "
-                "added address. I've asked our compliance team to prioritise it and will "
-                "update you within 2 hours.\n\nKind regards,\nDaniel"
-            ), "status": "on_hold"},
-            {"after": 95, "by": "daniel", "say": (
-                f"Dear Olivia, the review is complete and the withdrawal was broadcast. "
-                f"Txid: {TX_BTC_WITHDRAWAL}. It should confirm in the next blocks."
-            ), "status": "solved"},
+            {
+                "after": 12,
+                "by": "daniel",
+                "note": (
+                    "Held by risk: first withdrawal to bc1qkweq... which was added to the address "
+                    "book 2 days ago and is > 1 BTC. Needs second review by compliance."
+                ),
+            },
+            {
+                "after": 5,
+                "by": "daniel",
+                "say": (
+                    "Dear Olivia,\n\nThank you for your patience. Your withdrawal is in a routine "
+                    "security review because it is the first withdrawal above 1 BTC to a newly "
+                    "added address. I've asked our compliance team to prioritise it and will "
+                    "update you within 2 hours.\n\nKind regards,\nDaniel"
+                ),
+                "status": "on_hold",
+            },
+            {
+                "after": 95,
+                "by": "daniel",
+                "say": (
+                    f"Dear Olivia, the review is complete and the withdrawal was broadcast. "
+                    f"Txid: {TX_BTC_WITHDRAWAL}. It should confirm in the next blocks."
+                ),
+                "status": "solved",
+            },
             {"after": 40, "say": "Received, thank you Daniel. Appreciate the quick follow up."},
             {"after": 10, "by": "daniel", "status": "solved"},
         ),
@@ -221,18 +282,28 @@ ENGLISH: tuple[Script, ...] = (
         "age_hours": 70,
         "tags": ("2fa", "account-access"),
         "steps": (
-            {"after": 20, "by": "emma", "say": (
-                "Hi Ahmed, sorry to hear that. You can reset it yourself: on the login page "
-                "choose \"Lost access to authenticator\", confirm your email, then take the "
-                "selfie check with your ID. After approval withdrawals are paused for 48 hours "
-                "for your safety. Please never send 2FA codes or backup keys to anyone, "
-                "including people claiming to be Harbor staff."
-            ), "status": "pending"},
+            {
+                "after": 20,
+                "by": "emma",
+                "say": (
+                    "Hi Ahmed, sorry to hear that. You can reset it yourself: on the login page "
+                    'choose "Lost access to authenticator", confirm your email, then take the '
+                    "selfie check with your ID. After approval withdrawals are paused for 48 hours "
+                    "for your safety. Please never send 2FA codes or backup keys to anyone, "
+                    "including people claiming to be Harbor staff."
+                ),
+                "status": "pending",
+            },
             {"after": 300, "say": "ok i submitted it. the selfie failed 2 times because of light"},
-            {"after": 15, "by": "emma", "say": (
-                "No problem, it allows 5 tries. Face a window or a lamp and remove glasses. "
-                "If it still fails, tell me and I'll send it to manual review."
-            ), "status": "pending"},
+            {
+                "after": 15,
+                "by": "emma",
+                "say": (
+                    "No problem, it allows 5 tries. Face a window or a lamp and remove glasses. "
+                    "If it still fails, tell me and I'll send it to manual review."
+                ),
+                "status": "pending",
+            },
         ),
     },
     {
@@ -241,7 +312,7 @@ ENGLISH: tuple[Script, ...] = (
         "language": "en",
         "subject": "KYC rejected again",
         "body": (
-            "My verification got rejected for the THIRD time saying \"document is blurry\". "
+            'My verification got rejected for the THIRD time saying "document is blurry". '
             "It's not blurry!!! I used my passport and took the photo in daylight. What am I "
             "supposed to do? I can't withdraw anything until this is done."
         ),
@@ -254,7 +325,7 @@ ENGLISH: tuple[Script, ...] = (
         "language": "en",
         "subject": "Account restricted after logging in abroad",
         "body": (
-            "yo, my account just got \"restricted\" right after i logged in from Bali. "
+            'yo, my account just got "restricted" right after i logged in from Bali. '
             "I'm on holiday, it's me!! can't trade or withdraw. pls fix asap, "
             "I have an open position I need to close"
         ),
@@ -275,12 +346,16 @@ ENGLISH: tuple[Script, ...] = (
         "age_hours": 200,
         "tags": ("fees",),
         "steps": (
-            {"after": 22, "by": "lucas", "say": (
-                "Hi Aisha, good question. Our fee is fixed for a few hours at a time so it "
-                "doesn't jump while you fill in the form, and it covers gas spikes plus the "
-                "cost of sweeping deposits into our wallets. If you withdraw USDT or ETH on "
-                "Arbitrum or Base, the fee is much lower (around 0.0002 ETH)."
-            )},
+            {
+                "after": 22,
+                "by": "lucas",
+                "say": (
+                    "Hi Aisha, good question. Our fee is fixed for a few hours at a time so it "
+                    "doesn't jump while you fill in the form, and it covers gas spikes plus the "
+                    "cost of sweeping deposits into our wallets. If you withdraw USDT or ETH on "
+                    "Arbitrum or Base, the fee is much lower (around 0.0002 ETH)."
+                ),
+            },
             {"after": 30, "say": "ah ok didn't know about arbitrum. thanks"},
             {"after": 5, "by": "lucas", "status": "solved"},
             {"after": 4400, "by": "lucas", "status": "closed"},
@@ -301,24 +376,34 @@ ENGLISH: tuple[Script, ...] = (
         "tags": ("staking",),
         "fields": {"uid": "U-100077", "asset": "ETH", "product": "Harbor Earn"},
         "steps": (
-            {"after": 40, "by": "daniel", "say": (
-                "Hi Marcus, thanks for flagging this. I'm checking with our staking team now "
-                "and will come back to you today."
-            )},
-            {"after": 10, "by": "daniel", "note": (
-                "Staking team: validator set 3 rewards accrued but distribution job failed "
-                "since Monday (ENG-2291). Fix deploys tomorrow; backfill included. "
-                "Affects ~1,900 users, status page updated."
-            ), "status": "on_hold", "tags": ("known-issue",)},
+            {
+                "after": 40,
+                "by": "daniel",
+                "say": (
+                    "Hi Marcus, thanks for flagging this. I'm checking with our staking team now "
+                    "and will come back to you today."
+                ),
+            },
+            {
+                "after": 10,
+                "by": "daniel",
+                "note": (
+                    "Staking team: validator set 3 rewards accrued but distribution job failed "
+                    "since Monday (ENG-2291). Fix deploys tomorrow; backfill included. "
+                    "Affects ~1,900 users, status page updated."
+                ),
+                "status": "on_hold",
+                "tags": ("known-issue",),
+            },
         ),
     },
     {
         "customer": "hannah",
         "inbox": "email",
         "language": "en",
-        "subject": "Is this email from you? \"Verify your wallet\"",
+        "subject": 'Is this email from you? "Verify your wallet"',
         "body": (
-            "Hi, I got an email from \"Harbor Exchange Security\" saying my wallet will be "
+            'Hi, I got an email from "Harbor Exchange Security" saying my wallet will be '
             "suspended unless I verify it within 24h. The link goes to "
             "harbor-secure-verify.example and the page asks for my 12-word recovery phrase. "
             "That seems wrong?? I haven't entered anything. Is this really you?"
@@ -327,19 +412,33 @@ ENGLISH: tuple[Script, ...] = (
         "priority": "high",
         "tags": ("phishing",),
         "steps": (
-            {"after": 8, "by": "emma", "team": "security", "assign": "kevin",
-             "note": "Phishing report, moving to Security for takedown."},
-            {"after": 25, "by": "kevin", "say": (
-                "Hi Hannah, thank you for checking with us first. That email is not from "
-                "Harbor. We never ask for a recovery phrase, private key or password, and "
-                "anyone who does is trying to steal your funds. You did exactly the right "
-                "thing. We've reported the domain for takedown. You can verify any Harbor "
-                "address or agent on our Verify page in the app."
-            )},
-            {"after": 3, "by": "kevin", "note": (
-                "Domain registered 3 days ago, reported to registrar + added to the blocklist "
-                "feed. 14 similar reports today."
-            ), "status": "solved"},
+            {
+                "after": 8,
+                "by": "emma",
+                "team": "security",
+                "assign": "kevin",
+                "note": "Phishing report, moving to Security for takedown.",
+            },
+            {
+                "after": 25,
+                "by": "kevin",
+                "say": (
+                    "Hi Hannah, thank you for checking with us first. That email is not from "
+                    "Harbor. We never ask for a recovery phrase, private key or password, and "
+                    "anyone who does is trying to steal your funds. You did exactly the right "
+                    "thing. We've reported the domain for takedown. You can verify any Harbor "
+                    "address or agent on our Verify page in the app."
+                ),
+            },
+            {
+                "after": 3,
+                "by": "kevin",
+                "note": (
+                    "Domain registered 3 days ago, reported to registrar + added to the blocklist "
+                    "feed. 14 similar reports today."
+                ),
+                "status": "solved",
+            },
         ),
     },
     {
@@ -357,37 +456,63 @@ ENGLISH: tuple[Script, ...] = (
         "priority": "urgent",
         "team": "security",
         "tags": ("security", "account-takeover"),
-        "fields": {"uid": "U-102988", "asset": "USDT", "network": "ERC-20", "amount": "8430",
-                   "tx_hash": TX_STOLEN_USDT},
+        "fields": {
+            "uid": "U-102988",
+            "asset": "USDT",
+            "network": "ERC-20",
+            "amount": "8430",
+            "tx_hash": TX_STOLEN_USDT,
+        },
         "steps": (
-            {"after": 4, "by": "kevin", "assign": "kevin", "note": (
-                "Account U-102988 locked (withdrawals, API keys, sessions) at 03:31 UTC. "
-                "Login from new device 02:58 UTC, IP in Lagos. 2FA was SMS only, so likely "
-                f"a SIM swap. Withdrawal {TX_STOLEN_USDT} to {ATTACKER_EVM}; funds moved "
-                "onward to another platform within 10 minutes. Sending a freeze request."
-            )},
-            {"after": 6, "by": "kevin", "say": (
-                "Hi Kenji, this is Kevin from the Harbor security team. I've locked your "
-                "account so nothing else can leave it: withdrawals, API keys and all sessions "
-                "are disabled. Please do NOT share any codes with anyone who contacts you; we "
-                "will only write to you here. Two questions: 1) did you lose mobile signal in "
-                "the last 24 hours? 2) have you installed any browser extensions recently?"
-            )},
-            {"after": 15, "say": (
-                "yes!! my phone had no signal last night for like 2 hours. I thought it was "
-                "the network. No extensions i think. Is my money gone???"
-            )},
-            {"after": 20, "by": "kevin", "say": (
-                "That fits a SIM swap: the attacker moved your number to their SIM and used the "
-                "SMS code. Please call your carrier now and ask them to lock your number. We "
-                "traced the funds and sent a freeze request to the platform they went to. I "
-                "can't promise recovery, but a fast report gives the best chance. Please file "
-                "a police report and send me the reference number."
-            ), "status": "pending", "tags": ("sim-swap",)},
-            {"after": 180, "say": (
-                "Police report number is SF-118372. Carrier confirmed someone ported my "
-                "number yesterday 😡"
-            )},
+            {
+                "after": 4,
+                "by": "kevin",
+                "assign": "kevin",
+                "note": (
+                    "Account U-102988 locked (withdrawals, API keys, sessions) at 03:31 UTC. "
+                    "Login from new device 02:58 UTC, IP in Lagos. 2FA was SMS only, so likely "
+                    f"a SIM swap. Withdrawal {TX_STOLEN_USDT} to {ATTACKER_EVM}; funds moved "
+                    "onward to another platform within 10 minutes. Sending a freeze request."
+                ),
+            },
+            {
+                "after": 6,
+                "by": "kevin",
+                "say": (
+                    "Hi Kenji, this is Kevin from the Harbor security team. I've locked your "
+                    "account so nothing else can leave it: withdrawals, API keys and all sessions "
+                    "are disabled. Please do NOT share any codes with anyone who contacts you; we "
+                    "will only write to you here. Two questions: 1) did you lose mobile signal in "
+                    "the last 24 hours? 2) have you installed any browser extensions recently?"
+                ),
+            },
+            {
+                "after": 15,
+                "say": (
+                    "yes!! my phone had no signal last night for like 2 hours. I thought it was "
+                    "the network. No extensions i think. Is my money gone???"
+                ),
+            },
+            {
+                "after": 20,
+                "by": "kevin",
+                "say": (
+                    "That fits a SIM swap: the attacker moved your number to their SIM and used the "
+                    "SMS code. Please call your carrier now and ask them to lock your number. We "
+                    "traced the funds and sent a freeze request to the platform they went to. I "
+                    "can't promise recovery, but a fast report gives the best chance. Please file "
+                    "a police report and send me the reference number."
+                ),
+                "status": "pending",
+                "tags": ("sim-swap",),
+            },
+            {
+                "after": 180,
+                "say": (
+                    "Police report number is SF-118372. Carrier confirmed someone ported my "
+                    "number yesterday 😡"
+                ),
+            },
         ),
     },
     {
@@ -396,18 +521,22 @@ ENGLISH: tuple[Script, ...] = (
         "language": "en",
         "subject": "API key gets 403 on order placement",
         "body": (
-            "My bot gets HTTP 403 \"permission denied: trade\" when placing orders with my new "
+            'My bot gets HTTP 403 "permission denied: trade" when placing orders with my new '
             "API key. Reading balances works fine. Key prefix hx_live_9f2c. What am I missing?"
         ),
         "age_hours": 150,
         "tags": ("api",),
         "steps": (
-            {"after": 45, "by": "lucas", "say": (
-                "Hi Dev! New keys are read-only by default. Go to Settings > API keys, edit the "
-                "key and tick \"Spot trading\". Trading keys also need an IP allow-list, so add "
-                "your server's IP. Leave \"Withdrawals\" off unless you really need it. Never "
-                "paste the secret part of the key in chat."
-            )},
+            {
+                "after": 45,
+                "by": "lucas",
+                "say": (
+                    "Hi Dev! New keys are read-only by default. Go to Settings > API keys, edit the "
+                    'key and tick "Spot trading". Trading keys also need an IP allow-list, so add '
+                    'your server\'s IP. Leave "Withdrawals" off unless you really need it. Never '
+                    "paste the secret part of the key in chat."
+                ),
+            },
             {"after": 12, "say": "that was it, works now 👍"},
             {"after": 2, "by": "lucas", "status": "solved"},
         ),
@@ -419,7 +548,7 @@ ENGLISH: tuple[Script, ...] = (
         "subject": "P2P seller not releasing USDT",
         "body": (
             "I bought 500 USDT in P2P order #P2P-88213 and paid the seller $502 by bank transfer "
-            "2 hours ago. I clicked \"Transferred, notify seller\". The timer ran out and the "
+            '2 hours ago. I clicked "Transferred, notify seller". The timer ran out and the '
             "seller is not answering in the chat. I have the bank receipt. What now??"
         ),
         "age_hours": 26,
@@ -427,16 +556,26 @@ ENGLISH: tuple[Script, ...] = (
         "tags": ("p2p", "dispute"),
         "fields": {"uid": "U-104560", "order": "P2P-88213"},
         "steps": (
-            {"after": 10, "by": "emma", "say": (
-                "Hi Grace, the USDT is locked in escrow, so the seller cannot move it. I've "
-                "opened an appeal for order P2P-88213. Please upload the bank receipt in the "
-                "order's appeal section (not here) showing the amount, date and the seller's "
-                "account name. Do not cancel the order."
-            )},
-            {"after": 3, "by": "emma", "note": (
-                "Seller has 98% completion, 400+ trades; probably just away. "
-                "Appeal AP-55120 with the P2P team."
-            ), "status": "pending", "tags": ("escalated",)},
+            {
+                "after": 10,
+                "by": "emma",
+                "say": (
+                    "Hi Grace, the USDT is locked in escrow, so the seller cannot move it. I've "
+                    "opened an appeal for order P2P-88213. Please upload the bank receipt in the "
+                    "order's appeal section (not here) showing the amount, date and the seller's "
+                    "account name. Do not cancel the order."
+                ),
+            },
+            {
+                "after": 3,
+                "by": "emma",
+                "note": (
+                    "Seller has 98% completion, 400+ trades; probably just away. "
+                    "Appeal AP-55120 with the P2P team."
+                ),
+                "status": "pending",
+                "tags": ("escalated",),
+            },
             {"after": 90, "say": "uploaded. thank you, i was panicking"},
         ),
     },
@@ -455,22 +594,40 @@ ENGLISH: tuple[Script, ...] = (
         "priority": "high",
         "team": "vip",
         "tags": ("fiat", "wire"),
-        "fields": {"uid": "U-100003", "asset": "USD", "amount": "250000",
-                   "reference": "HBX-W-55102"},
+        "fields": {
+            "uid": "U-100003",
+            "asset": "USD",
+            "amount": "250000",
+            "reference": "HBX-W-55102",
+        },
         "steps": (
-            {"after": 30, "by": "priya", "assign": "daniel", "note": (
-                "Institutional client. Daniel please own this; check with banking partner."
-            )},
-            {"after": 20, "by": "daniel", "say": (
-                "Hi Liam, thank you. Could you send the MT103 as a PDF? Our banking partner "
-                "needs the UETR to trace the wire on their side."
-            )},
+            {
+                "after": 30,
+                "by": "priya",
+                "assign": "daniel",
+                "note": (
+                    "Institutional client. Daniel please own this; check with banking partner."
+                ),
+            },
+            {
+                "after": 20,
+                "by": "daniel",
+                "say": (
+                    "Hi Liam, thank you. Could you send the MT103 as a PDF? Our banking partner "
+                    "needs the UETR to trace the wire on their side."
+                ),
+            },
             {"after": 60, "say": "Attached. UETR is 4f7b2c9e-1d3a-4e8b-9c6f-2a5d8e1b7c30."},
-            {"after": 25, "by": "daniel", "say": (
-                "Thank you. The trace is open with our bank (case BK-7781). Wires from your bank "
-                "pass an intermediary, which can add 1-2 business days. I'll update you as "
-                "soon as I hear back."
-            ), "status": "on_hold"},
+            {
+                "after": 25,
+                "by": "daniel",
+                "say": (
+                    "Thank you. The trace is open with our bank (case BK-7781). Wires from your bank "
+                    "pass an intermediary, which can add 1-2 business days. I'll update you as "
+                    "soon as I hear back."
+                ),
+                "status": "on_hold",
+            },
         ),
     },
     {
@@ -485,11 +642,15 @@ ENGLISH: tuple[Script, ...] = (
         "age_hours": 230,
         "tags": ("tax", "reports"),
         "steps": (
-            {"after": 60, "by": "emma", "say": (
-                f"Hi Jake, yes: Account > Reports > Tax statement. Choose {LAST_YEAR} and \"All "
-                "transactions (CSV)\". The file is emailed within an hour. Most tax tools can "
-                "import it directly."
-            )},
+            {
+                "after": 60,
+                "by": "emma",
+                "say": (
+                    f'Hi Jake, yes: Account > Reports > Tax statement. Choose {LAST_YEAR} and "All '
+                    'transactions (CSV)". The file is emailed within an hour. Most tax tools can '
+                    "import it directly."
+                ),
+            },
             {"after": 200, "say": "got it, thanks"},
             {"after": 2, "by": "emma", "status": "solved"},
             {"after": 4400, "by": "emma", "status": "closed"},
@@ -515,9 +676,7 @@ ENGLISH: tuple[Script, ...] = (
         ),
         "age_hours": 3.5,
         "tags": ("withdrawal", "sol"),
-        "steps": (
-            {"after": 25, "say": "hello?? anyone there"},
-        ),
+        "steps": ({"after": 25, "say": "hello?? anyone there"},),
     },
     {
         "customer": "olivia",
@@ -532,12 +691,17 @@ ENGLISH: tuple[Script, ...] = (
         "team": "vip",
         "tags": ("limits",),
         "steps": (
-            {"after": 50, "by": "daniel", "say": (
-                "Dear Olivia, done: your daily BTC limit is now 10 BTC. The first withdrawal "
-                "to a new multisig address still waits 24 hours after you add it to the "
-                "address book. Let me know the week you plan the move and I'll keep an eye "
-                "on it."
-            ), "status": "solved"},
+            {
+                "after": 50,
+                "by": "daniel",
+                "say": (
+                    "Dear Olivia, done: your daily BTC limit is now 10 BTC. The first withdrawal "
+                    "to a new multisig address still waits 24 hours after you add it to the "
+                    "address book. Let me know the week you plan the move and I'll keep an eye "
+                    "on it."
+                ),
+                "status": "solved",
+            },
         ),
     },
     {
@@ -547,16 +711,21 @@ ENGLISH: tuple[Script, ...] = (
         "subject": "Telegram account @HarborSupport_Admin DMed me",
         "body": (
             "Someone called @HarborSupport_Admin messaged me on Telegram offering to help "
-            "with my \"stuck deposit\". I never reported one. Is this you?"
+            'with my "stuck deposit". I never reported one. Is this you?'
         ),
         "age_hours": 60,
         "tags": ("scam", "impersonation"),
         "steps": (
-            {"after": 7, "by": "emma", "say": (
-                "Hi Hannah, that is not us. Harbor staff never message first, and our only "
-                "Telegram support account is the bot you are talking to now. Please block and "
-                "report that account. If you ever doubt someone, check them on the Verify page."
-            ), "status": "solved"},
+            {
+                "after": 7,
+                "by": "emma",
+                "say": (
+                    "Hi Hannah, that is not us. Harbor staff never message first, and our only "
+                    "Telegram support account is the bot you are talking to now. Please block and "
+                    "report that account. If you ever doubt someone, check them on the Verify page."
+                ),
+                "status": "solved",
+            },
             {"after": 6, "by": "emma", "note": "Impersonator handle added to the scam watchlist."},
         ),
     },
@@ -589,14 +758,23 @@ CHINESE: tuple[Script, ...] = (
         "age_hours": 28,
         "team": "zh",
         "tags": ("deposit", "usdt"),
-        "fields": {"uid": "U-200118", "asset": "USDT", "network": "TRC-20", "amount": "3000",
-                   "tx_hash": TX_TRC20_DEPOSIT},
+        "fields": {
+            "uid": "U-200118",
+            "asset": "USDT",
+            "network": "TRC-20",
+            "amount": "3000",
+            "tx_hash": TX_TRC20_DEPOSIT,
+        },
         "steps": (
-            {"after": 6, "by": "wangfang", "say": (
-                "您好李先生，已经帮您查到这笔交易。TRC20 充值需要 20 个区块确认，"
-                "刚才因为网络拥堵确认较慢，现在已确认完成，"
-                "3000 USDT 已到账您的现货账户，请刷新查看。"
-            )},
+            {
+                "after": 6,
+                "by": "wangfang",
+                "say": (
+                    "您好李先生，已经帮您查到这笔交易。TRC20 充值需要 20 个区块确认，"
+                    "刚才因为网络拥堵确认较慢，现在已确认完成，"
+                    "3000 USDT 已到账您的现货账户，请刷新查看。"
+                ),
+            },
             {"after": 10, "say": "收到了，谢谢！效率很高👍"},
             {"after": 1, "by": "wangfang", "status": "solved"},
         ),
@@ -616,23 +794,41 @@ CHINESE: tuple[Script, ...] = (
         "priority": "high",
         "team": "zh",
         "tags": ("wrong-network", "usdt", "withdrawal"),
-        "fields": {"uid": "U-200342", "asset": "USDT", "network": "ERC-20", "amount": "2000",
-                   "tx_hash": TX_USDT_WRONG_NET},
+        "fields": {
+            "uid": "U-200342",
+            "asset": "USDT",
+            "network": "ERC-20",
+            "amount": "2000",
+            "tx_hash": TX_USDT_WRONG_NET,
+        },
         "steps": (
-            {"after": 18, "by": "chenlei", "say": (
-                "张女士您好，理解您的着急。这笔提现已经在以太坊链上完成，区块链交易无法撤回，"
-                "资产目前在您填写的收款地址上，并没有丢失。因为该地址由对方平台控制，"
-                "需要由对方平台为您申请找回。建议您联系对方客服，提供上面的交易哈希，"
-                "并说明是 ERC20 网络的 USDT。如对方需要我们出具提现证明，我可以为您准备。"
-            )},
+            {
+                "after": 18,
+                "by": "chenlei",
+                "say": (
+                    "张女士您好，理解您的着急。这笔提现已经在以太坊链上完成，区块链交易无法撤回，"
+                    "资产目前在您填写的收款地址上，并没有丢失。因为该地址由对方平台控制，"
+                    "需要由对方平台为您申请找回。建议您联系对方客服，提供上面的交易哈希，"
+                    "并说明是 ERC20 网络的 USDT。如对方需要我们出具提现证明，我可以为您准备。"
+                ),
+            },
             {"after": 40, "say": "好的，那麻烦你们出一个提现证明，我发给对方平台"},
-            {"after": 15, "by": "chenlei", "say": (
-                "已为您生成提现证明（含时间、金额、网络和交易哈希），请在 账户 > 报表 中下载。"
-                "对方处理期间如有问题随时联系我们。"
-            ), "status": "pending"},
-            {"after": 2, "by": "chenlei", "note": (
-                "链上已确认，收款方为外部平台地址，我方无法操作。已提供提现证明，等待客户反馈。"
-            )},
+            {
+                "after": 15,
+                "by": "chenlei",
+                "say": (
+                    "已为您生成提现证明（含时间、金额、网络和交易哈希），请在 账户 > 报表 中下载。"
+                    "对方处理期间如有问题随时联系我们。"
+                ),
+                "status": "pending",
+            },
+            {
+                "after": 2,
+                "by": "chenlei",
+                "note": (
+                    "链上已确认，收款方为外部平台地址，我方无法操作。已提供提现证明，等待客户反馈。"
+                ),
+            },
         ),
     },
     {
@@ -640,24 +836,29 @@ CHINESE: tuple[Script, ...] = (
         "inbox": "telegram_zh",
         "language": "zh-Hans",
         "subject": "ATOM 充值忘记填写 memo",
-        "body": (
-            "充值了 250 个 ATOM，忘记填 memo 了……现在怎么办？"
-            f"交易哈希 {TX_ATOM}"
-        ),
+        "body": (f"充值了 250 个 ATOM，忘记填 memo 了……现在怎么办？交易哈希 {TX_ATOM}"),
         "age_hours": 40,
         "team": "zh",
         "tags": ("deposit", "missing-memo", "atom"),
         "fields": {"uid": "U-201530", "asset": "ATOM", "amount": "250", "tx_hash": TX_ATOM},
         "steps": (
-            {"after": 30, "by": "wangfang", "say": (
-                "您好，未填写 memo 的充值可以申请找回。请在 充值 > 未到账申请 中提交，"
-                "填写交易哈希并上传发送方平台的提现记录截图。找回一般需要 3-5 个工作日，"
-                "会收取 5 ATOM 手续费。"
-            )},
+            {
+                "after": 30,
+                "by": "wangfang",
+                "say": (
+                    "您好，未填写 memo 的充值可以申请找回。请在 充值 > 未到账申请 中提交，"
+                    "填写交易哈希并上传发送方平台的提现记录截图。找回一般需要 3-5 个工作日，"
+                    "会收取 5 ATOM 手续费。"
+                ),
+            },
             {"after": 120, "say": "已经提交了，申请编号 RC-20871"},
             {"after": 12, "by": "wangfang", "note": "RC-20871 已转钱包组处理。"},
-            {"after": 1, "by": "wangfang", "say": "收到，我们会尽快处理，完成后通知您。",
-             "status": "pending"},
+            {
+                "after": 1,
+                "by": "wangfang",
+                "say": "收到，我们会尽快处理，完成后通知您。",
+                "status": "pending",
+            },
         ),
     },
     {
@@ -666,7 +867,7 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "ETH 提现一直显示处理中",
         "body": (
-            "你好，我下午提了 12 个 ETH 到自己的钱包，到现在 5 个小时了还显示\"处理中\"。"
+            '你好，我下午提了 12 个 ETH 到自己的钱包，到现在 5 个小时了还显示"处理中"。'
             "以前提现十几分钟就到。我是 VIP 用户，请尽快处理。"
         ),
         "age_hours": 16,
@@ -675,14 +876,20 @@ CHINESE: tuple[Script, ...] = (
         "tags": ("withdrawal", "eth"),
         "fields": {"uid": "U-201007", "asset": "ETH", "amount": "12"},
         "steps": (
-            {"after": 15, "by": "wangfang", "say": (
-                "王先生您好，很抱歉让您久等。您的提现已经广播，但由于当时链上 gas 突然上涨，"
-                "交易还在等待打包。我们已经加速处理，预计 30 分钟内确认。"
-                f"\n交易哈希：{TX_ETH_WITHDRAWAL_ZH}"
-            )},
-            {"after": 3, "by": "wangfang", "note": (
-                "Nonce 卡住，钱包组已用更高 gas 替换交易（RBF）。"
-            )},
+            {
+                "after": 15,
+                "by": "wangfang",
+                "say": (
+                    "王先生您好，很抱歉让您久等。您的提现已经广播，但由于当时链上 gas 突然上涨，"
+                    "交易还在等待打包。我们已经加速处理，预计 30 分钟内确认。"
+                    f"\n交易哈希：{TX_ETH_WITHDRAWAL_ZH}"
+                ),
+            },
+            {
+                "after": 3,
+                "by": "wangfang",
+                "note": ("Nonce 卡住，钱包组已用更高 gas 替换交易（RBF）。"),
+            },
             {"after": 50, "say": "到了，谢谢。下次能不能快一点"},
         ),
     },
@@ -691,18 +898,20 @@ CHINESE: tuple[Script, ...] = (
         "inbox": "webchat",
         "language": "zh-Hans",
         "subject": "手机丢了，谷歌验证器无法使用",
-        "body": (
-            "我的手机丢了，谷歌验证器没有备份密钥，现在登录不了账户。请问怎么重置二次验证？"
-        ),
+        "body": ("我的手机丢了，谷歌验证器没有备份密钥，现在登录不了账户。请问怎么重置二次验证？"),
         "age_hours": 110,
         "team": "zh",
         "tags": ("2fa", "account-access"),
         "steps": (
-            {"after": 12, "by": "chenlei", "say": (
-                "陈女士您好，您可以在登录页点击\"无法使用验证器\"，验证邮箱后完成人脸识别，"
-                "审核通过后即可重新绑定。为了您的资产安全，重置后 48 小时内不能提现。"
-                "请注意，任何人向您索要验证码或备份密钥都是诈骗，Harbor 客服不会这样做。"
-            )},
+            {
+                "after": 12,
+                "by": "chenlei",
+                "say": (
+                    '陈女士您好，您可以在登录页点击"无法使用验证器"，验证邮箱后完成人脸识别，'
+                    "审核通过后即可重新绑定。为了您的资产安全，重置后 48 小时内不能提现。"
+                    "请注意，任何人向您索要验证码或备份密钥都是诈骗，Harbor 客服不会这样做。"
+                ),
+            },
             {"after": 200, "say": "已经重置好了，谢谢"},
             {"after": 5, "by": "chenlei", "status": "solved"},
             {"after": 4000, "by": "chenlei", "status": "closed"},
@@ -714,7 +923,7 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "身份认证被拒绝",
         "body": (
-            "身份认证一直提示\"证件照片反光\"，我都传了三次了！！！换了好几个角度还是不行。"
+            '身份认证一直提示"证件照片反光"，我都传了三次了！！！换了好几个角度还是不行。'
             "到底要怎么拍才可以？"
         ),
         "age_hours": 4,
@@ -746,11 +955,16 @@ CHINESE: tuple[Script, ...] = (
         "team": "vip",
         "tags": ("fees",),
         "steps": (
-            {"after": 40, "by": "wangfang", "say": (
-                "黄女士您好，提现手续费会在一段时间内固定，以免您填写时费用波动，"
-                "同时包含了归集充值的成本。如果您提现到支持 Arbitrum 或 Base 网络的地址，"
-                "手续费会低很多（约 0.0002 ETH）。"
-            ), "status": "solved"},
+            {
+                "after": 40,
+                "by": "wangfang",
+                "say": (
+                    "黄女士您好，提现手续费会在一段时间内固定，以免您填写时费用波动，"
+                    "同时包含了归集充值的成本。如果您提现到支持 Arbitrum 或 Base 网络的地址，"
+                    "手续费会低很多（约 0.0002 ETH）。"
+                ),
+                "status": "solved",
+            },
             {"after": 4300, "by": "wangfang", "status": "closed"},
         ),
     },
@@ -765,13 +979,21 @@ CHINESE: tuple[Script, ...] = (
         "tags": ("staking",),
         "fields": {"uid": "U-203981", "asset": "SOL", "product": "Harbor Earn"},
         "steps": (
-            {"after": 20, "by": "chenlei", "note": (
-                "同 ENG-2291：收益发放任务故障，明天修复后补发。"
-            ), "tags": ("known-issue",)},
-            {"after": 2, "by": "chenlei", "say": (
-                "您好，这是我们收益发放系统的已知问题，您的收益一直在正常累计，"
-                "修复后会一次性补发，预计明天完成。给您带来不便非常抱歉。"
-            ), "status": "on_hold"},
+            {
+                "after": 20,
+                "by": "chenlei",
+                "note": ("同 ENG-2291：收益发放任务故障，明天修复后补发。"),
+                "tags": ("known-issue",),
+            },
+            {
+                "after": 2,
+                "by": "chenlei",
+                "say": (
+                    "您好，这是我们收益发放系统的已知问题，您的收益一直在正常累计，"
+                    "修复后会一次性补发，预计明天完成。给您带来不便非常抱歉。"
+                ),
+                "status": "on_hold",
+            },
         ),
     },
     {
@@ -780,22 +1002,29 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "收到短信让我登录网站验证账户，是官方的吗？",
         "body": (
-            "收到一条短信：\"【Harbor】您的账户存在异常登录，请立即登录 harbor-kefu.example "
-            "完成验证，否则将冻结资产\"。网站要求输入助记词。这是你们发的吗？我还没输入。"
+            '收到一条短信："【Harbor】您的账户存在异常登录，请立即登录 harbor-kefu.example '
+            '完成验证，否则将冻结资产"。网站要求输入助记词。这是你们发的吗？我还没输入。'
         ),
         "age_hours": 85,
         "team": "zh",
         "priority": "high",
         "tags": ("phishing",),
         "steps": (
-            {"after": 9, "by": "wangfang", "say": (
-                "吴女士您好，这条短信不是 Harbor 发送的，是钓鱼诈骗。Harbor 绝不会索要您的"
-                "助记词、私钥或密码，任何要求您输入助记词的网站都是假的。请不要点击链接，"
-                "您可以在 App 的\"官方验证\"页面核实任何网址或客服身份。感谢您及时提醒我们！"
-            )},
-            {"after": 4, "by": "wangfang", "note": (
-                "钓鱼域名已转安全团队下架。 @kevin FYI"
-            ), "status": "solved"},
+            {
+                "after": 9,
+                "by": "wangfang",
+                "say": (
+                    "吴女士您好，这条短信不是 Harbor 发送的，是钓鱼诈骗。Harbor 绝不会索要您的"
+                    "助记词、私钥或密码，任何要求您输入助记词的网站都是假的。请不要点击链接，"
+                    '您可以在 App 的"官方验证"页面核实任何网址或客服身份。感谢您及时提醒我们！'
+                ),
+            },
+            {
+                "after": 4,
+                "by": "wangfang",
+                "note": ("钓鱼域名已转安全团队下架。 @kevin FYI"),
+                "status": "solved",
+            },
         ),
     },
     {
@@ -814,26 +1043,44 @@ CHINESE: tuple[Script, ...] = (
         "tags": ("security", "account-takeover"),
         "fields": {"uid": "U-205678", "asset": "BTC", "amount": "0.8", "tx_hash": TX_BTC_STOLEN},
         "steps": (
-            {"after": 3, "by": "kevin", "assign": "kevin", "note": (
-                "U-205678 frozen. Attacker logged in with the correct password and a valid "
-                "TOTP code from a new device. Likely a real-time phishing page relaying codes. "
-                f"BTC tx {TX_BTC_STOLEN}; USDT TRC-20 tx {TX_TRC20_STOLEN}."
-            )},
-            {"after": 5, "by": "kevin", "say": (
-                "孙先生您好，我是 Harbor 安全团队的 Kevin。您的账户已经冻结：提币、API 密钥和"
-                "所有登录会话都已停用，资产不会再被转出。Harbor 工作人员绝不会索要您的密码、"
-                "验证码或助记词。请您确认：1）最近是否在其他网站输入过 Harbor 的账号密码和"
-                "谷歌验证码？2）是否有人通过 Telegram 私信联系过您？"
-            )},
-            {"after": 12, "say": (
-                "昨天在一个网站登录过，说是 Harbor 空投活动…… harbor-airdrop.example，"
-                "我现在才反应过来是假的 😭"
-            )},
-            {"after": 16, "by": "kevin", "say": (
-                "感谢您提供信息。这是仿冒网站，它把您输入的密码和验证码实时转发给了攻击者。"
-                "该域名已上报下架。资金方面：BTC 已被分散到多个地址，USDT 转到了另一家平台，"
-                "我们已向对方发出冻结请求。请尽快报警并把回执编号发给我们，这会加快对方平台处理。"
-            ), "status": "pending", "tags": ("phishing",)},
+            {
+                "after": 3,
+                "by": "kevin",
+                "assign": "kevin",
+                "note": (
+                    "U-205678 frozen. Attacker logged in with the correct password and a valid "
+                    "TOTP code from a new device. Likely a real-time phishing page relaying codes. "
+                    f"BTC tx {TX_BTC_STOLEN}; USDT TRC-20 tx {TX_TRC20_STOLEN}."
+                ),
+            },
+            {
+                "after": 5,
+                "by": "kevin",
+                "say": (
+                    "孙先生您好，我是 Harbor 安全团队的 Kevin。您的账户已经冻结：提币、API 密钥和"
+                    "所有登录会话都已停用，资产不会再被转出。Harbor 工作人员绝不会索要您的密码、"
+                    "验证码或助记词。请您确认：1）最近是否在其他网站输入过 Harbor 的账号密码和"
+                    "谷歌验证码？2）是否有人通过 Telegram 私信联系过您？"
+                ),
+            },
+            {
+                "after": 12,
+                "say": (
+                    "昨天在一个网站登录过，说是 Harbor 空投活动…… harbor-airdrop.example，"
+                    "我现在才反应过来是假的 😭"
+                ),
+            },
+            {
+                "after": 16,
+                "by": "kevin",
+                "say": (
+                    "感谢您提供信息。这是仿冒网站，它把您输入的密码和验证码实时转发给了攻击者。"
+                    "该域名已上报下架。资金方面：BTC 已被分散到多个地址，USDT 转到了另一家平台，"
+                    "我们已向对方发出冻结请求。请尽快报警并把回执编号发给我们，这会加快对方平台处理。"
+                ),
+                "status": "pending",
+                "tags": ("phishing",),
+            },
         ),
     },
     {
@@ -841,16 +1088,20 @@ CHINESE: tuple[Script, ...] = (
         "inbox": "telegram_zh",
         "language": "zh-Hans",
         "subject": "API 报错 IP not whitelisted",
-        "body": "量化程序调用 API 一直报 \"IP not whitelisted\"，服务器换了新 IP，怎么改？",
+        "body": '量化程序调用 API 一直报 "IP not whitelisted"，服务器换了新 IP，怎么改？',
         "age_hours": 160,
         "team": "zh",
         "tags": ("api",),
         "steps": (
-            {"after": 25, "by": "chenlei", "say": (
-                "您好，请到 设置 > API 管理，编辑对应的 API Key，"
-                "在\"IP 白名单\"中添加新服务器的 IP 并保存，约 1 分钟后生效。"
-                "注意不要把 API Secret 发给任何人。"
-            )},
+            {
+                "after": 25,
+                "by": "chenlei",
+                "say": (
+                    "您好，请到 设置 > API 管理，编辑对应的 API Key，"
+                    '在"IP 白名单"中添加新服务器的 IP 并保存，约 1 分钟后生效。'
+                    "注意不要把 API Secret 发给任何人。"
+                ),
+            },
             {"after": 20, "say": "好了 可以了"},
             {"after": 2, "by": "chenlei", "status": "solved"},
         ),
@@ -861,7 +1112,7 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "P2P 买家点了已付款但我没收到钱",
         "body": (
-            "我是卖家，订单 P2P-90417，买家点了\"已付款\"，但是我银行卡根本没收到 7200 元。"
+            '我是卖家，订单 P2P-90417，买家点了"已付款"，但是我银行卡根本没收到 7200 元。'
             "现在他还发起了申诉，说我不放币。我该怎么办？会不会被他骗了？"
         ),
         "age_hours": 22,
@@ -870,13 +1121,21 @@ CHINESE: tuple[Script, ...] = (
         "tags": ("p2p", "dispute"),
         "fields": {"uid": "U-200342", "order": "P2P-90417"},
         "steps": (
-            {"after": 12, "by": "wangfang", "say": (
-                "张女士您好，请您在确认银行实际到账之前不要放币，币目前在托管中是安全的。"
-                "请在订单申诉页面上传您这段时间的银行流水截图，我们的 P2P 团队会核实双方证据。"
-            )},
-            {"after": 4, "by": "wangfang", "note": (
-                "买家上传的付款截图疑似修改过（字体不一致）。已转 P2P 申诉组 AP-55188。"
-            ), "status": "pending", "tags": ("escalated",)},
+            {
+                "after": 12,
+                "by": "wangfang",
+                "say": (
+                    "张女士您好，请您在确认银行实际到账之前不要放币，币目前在托管中是安全的。"
+                    "请在订单申诉页面上传您这段时间的银行流水截图，我们的 P2P 团队会核实双方证据。"
+                ),
+            },
+            {
+                "after": 4,
+                "by": "wangfang",
+                "note": ("买家上传的付款截图疑似修改过（字体不一致）。已转 P2P 申诉组 AP-55188。"),
+                "status": "pending",
+                "tags": ("escalated",),
+            },
         ),
     },
     {
@@ -891,17 +1150,28 @@ CHINESE: tuple[Script, ...] = (
         "age_hours": 100,
         "team": "zh",
         "tags": ("fiat", "wire"),
-        "fields": {"uid": "U-201530", "asset": "HKD", "amount": "50000",
-                   "reference": "HBX-W-60233"},
+        "fields": {
+            "uid": "U-201530",
+            "asset": "HKD",
+            "amount": "50000",
+            "reference": "HBX-W-60233",
+        },
         "steps": (
-            {"after": 45, "by": "chenlei", "say": (
-                "您好，请提供银行的汇款凭证（含 SWIFT 参考号），我们会请合作银行查询。"
-            )},
+            {
+                "after": 45,
+                "by": "chenlei",
+                "say": ("您好，请提供银行的汇款凭证（含 SWIFT 参考号），我们会请合作银行查询。"),
+            },
             {"after": 300, "say": "凭证已发邮件附件，参考号 HKTT0981772135"},
-            {"after": 20, "by": "chenlei", "say": (
-                "收到。已提交合作银行查询（案件 BK-7790），一般需要 1-3 个工作日，"
-                "有结果会第一时间通知您。"
-            ), "status": "on_hold"},
+            {
+                "after": 20,
+                "by": "chenlei",
+                "say": (
+                    "收到。已提交合作银行查询（案件 BK-7790），一般需要 1-3 个工作日，"
+                    "有结果会第一时间通知您。"
+                ),
+                "status": "on_hold",
+            },
         ),
     },
     {
@@ -927,10 +1197,14 @@ CHINESE: tuple[Script, ...] = (
         "team": "zh",
         "tags": ("deposit", "btc"),
         "steps": (
-            {"after": 8, "by": "chenlei", "say": (
-                "您好，这笔交易目前只有 1 个确认，BTC 充值需要 2 个确认才会入账。"
-                "当前手续费设置较低，打包较慢，请再耐心等待一下。"
-            )},
+            {
+                "after": 8,
+                "by": "chenlei",
+                "say": (
+                    "您好，这笔交易目前只有 1 个确认，BTC 充值需要 2 个确认才会入账。"
+                    "当前手续费设置较低，打包较慢，请再耐心等待一下。"
+                ),
+            },
             {"after": 35, "say": "到了 谢谢"},
             {"after": 1, "by": "chenlei", "status": "solved"},
         ),
@@ -945,10 +1219,15 @@ CHINESE: tuple[Script, ...] = (
         "team": "zh",
         "tags": ("withdrawal", "address-book"),
         "steps": (
-            {"after": 15, "by": "wangfang", "say": (
-                "您好，这是保护您资产的安全措施：即使账户被盗，攻击者也无法立即把资产提到新地址。"
-                "24 小时冷却期不能取消，冷却结束后即可正常提现。"
-            ), "status": "solved"},
+            {
+                "after": 15,
+                "by": "wangfang",
+                "say": (
+                    "您好，这是保护您资产的安全措施：即使账户被盗，攻击者也无法立即把资产提到新地址。"
+                    "24 小时冷却期不能取消，冷却结束后即可正常提现。"
+                ),
+                "status": "solved",
+            },
             {"after": 30, "say": "好吧，明白了"},
             {"after": 2, "by": "wangfang", "status": "solved"},
         ),
@@ -959,7 +1238,7 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "理财产品赎回一直未到账",
         "body": (
-            "您好，我周一赎回了 50,000 USDT 的活期理财，页面显示\"赎回中\"，"
+            '您好，我周一赎回了 50,000 USDT 的活期理财，页面显示"赎回中"，'
             "已经两天了还没到现货账户。之前都是即时到账的。"
         ),
         "age_hours": 6,
@@ -972,7 +1251,7 @@ CHINESE: tuple[Script, ...] = (
         "language": "zh-Hans",
         "subject": "有人在 Telegram 冒充客服让我下载 APP",
         "body": (
-            "有个叫\"Harbor官方客服\"的人在 Telegram 加我，说我的账户要升级，让我下载一个新的 APP。"
+            '有个叫"Harbor官方客服"的人在 Telegram 加我，说我的账户要升级，让我下载一个新的 APP。'
             "这是真的吗？感觉不太对"
         ),
         "age_hours": 3,

@@ -34,6 +34,14 @@ def _location(loc: tuple[Any, ...]) -> str:
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            # FastAPI puts the character offset where a field name would be.
+            loc = tuple(error.get("loc", ()))
+            reason = (error.get("ctx") or {}).get("error", "")
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            message = f"the request body is not valid JSON: {reason}{where}"
+            details.append({"field": "body", "message": message})
+            continue
         details.append({"field": _location(tuple(error.get("loc", ()))), "message": error["msg"]})
     return details
 

@@ -1,1 +1,0 @@
-"""Benchmarks; each prints its figures and the machine."""
