@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.accounts.models import Agent, Team
@@ -196,38 +196,44 @@ async def do_create_conversation(
         team_id=team_id,
         assignee_id=assignee_id,
         custom_fields=custom_fields or {},
+        tags=sorted(clean_tags),
         message_count=1,
         created_at=now,
         updated_at=now,
         last_message_at=now,
     )
-    try:
-        async with uow.session.begin_nested():
-            uow.session.add(conversation)
-            await uow.session.flush()
-            message = Message(
-                conversation_id=conversation.id,
-                author_kind="customer",
-                customer_id=customer.id,
-                body=body,
-                channel=channel,
-                channel_message_id=channel_message_id,
-                attachments=attachments or [],
-                created_at=now,
-            )
-            uow.session.add(message)
-            uow.session.add_all(
-                ConversationTag(conversation_id=conversation.id, tag=tag) for tag in clean_tags
-            )
-            await uow.session.flush()
-    except IntegrityError:
-        # Another request stored the same channel message first: return its result.
-        if channel_message_id is None:
-            raise
-        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
-        if existing is None:
-            raise
-        return await _replayed_conversation(uow, existing, customer), False
+    message = Message(
+        author_kind="customer",
+        customer_id=customer.id,
+        body=body,
+        channel=channel,
+        channel_message_id=channel_message_id,
+        attachments=attachments or [],
+        created_at=now,
+    )
+
+    async def insert() -> None:
+        uow.session.add(conversation)
+        await uow.session.flush()
+        message.conversation_id = conversation.id
+        uow.session.add(message)
+        uow.session.add_all(
+            ConversationTag(conversation_id=conversation.id, tag=tag) for tag in clean_tags
+        )
+        await uow.session.flush()
+
+    if channel_message_id is None:
+        await insert()
+    else:
+        try:
+            async with uow.session.begin_nested():
+                await insert()
+        except IntegrityError:
+            # Another request stored the same channel message first: return its result.
+            existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+            if existing is None:
+                raise
+            return await _replayed_conversation(uow, existing, customer), False
     author = _author_of(actor, customer)
     _record(
         uow,
@@ -494,10 +500,7 @@ async def _change_tags(
     remove_tags: Sequence[str],
     changes: dict[str, Any],
 ) -> None:
-    result = await uow.session.execute(
-        select(ConversationTag.tag).where(ConversationTag.conversation_id == conversation.id)
-    )
-    current = set(result.scalars())
+    current = set(conversation.tags)
     target = set(normalise_tags(tags)) if tags is not None else set(current)
     target |= set(normalise_tags(add_tags))
     target -= set(normalise_tags(remove_tags))
@@ -515,7 +518,7 @@ async def _change_tags(
         )
     uow.session.add_all(ConversationTag(conversation_id=conversation.id, tag=t) for t in added)
     _record(uow, conversation, author, "tags_changed", {"added": added, "removed": removed})
-    changes["tags"] = sorted(target)
+    changes["tags"] = conversation.tags = sorted(target)
 
 
 async def do_create_inbox(

@@ -20,7 +20,6 @@ from ledgerdesk.conversations.queries import (
     list_conversations,
     list_events,
     list_messages,
-    tags_by_conversation,
 )
 from ledgerdesk.conversations.schemas import (
     Channel,
@@ -98,8 +97,7 @@ async def create_conversation(
     await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
-    tags = await tags_by_conversation(uow.session, [conversation.id])
-    return ConversationOut.of(conversation, tags.get(conversation.id, []))
+    return ConversationOut.of(conversation)
 
 
 @router.get("", response_model=ConversationPage)
@@ -135,9 +133,8 @@ async def get_conversations(
     rows, next_cursor = await list_conversations(
         session, actor, filters, cursor=cursor, limit=limit
     )
-    tags = await tags_by_conversation(session, [row.id for row in rows])
     return ConversationPage(
-        items=[ConversationOut.of(row, tags.get(row.id, [])) for row in rows],
+        items=[ConversationOut.of(row) for row in rows],
         next_cursor=next_cursor,
     )
 
@@ -147,8 +144,7 @@ async def get_conversation(
     conversation_id: PathId, actor: Actor, session: ReadSession
 ) -> ConversationOut:
     conversation = await access_conversation(session, actor, conversation_id)
-    tags = await tags_by_conversation(session, [conversation.id])
-    return ConversationOut.of(conversation, tags.get(conversation.id, []))
+    return ConversationOut.of(conversation)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
@@ -176,8 +172,7 @@ async def update_conversation(
         custom_fields=payload.custom_fields,
     )
     await uow.commit()
-    tags = await tags_by_conversation(uow.session, [conversation.id])
-    return ConversationOut.of(conversation, tags.get(conversation.id, []))
+    return ConversationOut.of(conversation)
 
 
 @router.post(

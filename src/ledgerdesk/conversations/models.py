@@ -43,6 +43,9 @@ class Conversation(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), default=None)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # A sorted copy of this conversation's rows in conversation_tags, kept by the
+    # actions, so showing a conversation or a page of them needs no second query.
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

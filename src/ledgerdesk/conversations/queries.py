@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,22 +160,6 @@ async def list_conversations(
     rows = list((await session.execute(statement)).scalars())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-async def tags_by_conversation(
-    session: AsyncSession, conversation_ids: Sequence[int]
-) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = defaultdict(list)
-    if not conversation_ids:
-        return tags
-    result = await session.execute(
-        select(ConversationTag.conversation_id, ConversationTag.tag)
-        .where(ConversationTag.conversation_id.in_(conversation_ids))
-        .order_by(ConversationTag.tag)
-    )
-    for conversation_id, tag in result.all():
-        tags[conversation_id].append(tag)
-    return tags
 
 
 async def list_messages(

@@ -136,7 +136,7 @@ class ConversationOut(BaseModel):
     solved_at: datetime | None
 
     @classmethod
-    def of(cls, conversation: Conversation, tags: list[str]) -> ConversationOut:
+    def of(cls, conversation: Conversation) -> ConversationOut:
         return cls(
             id=conversation.id,
             number=conversation.id,
@@ -149,7 +149,7 @@ class ConversationOut(BaseModel):
             language=conversation.language,
             assignee_id=conversation.assignee_id,
             team_id=conversation.team_id,
-            tags=tags,
+            tags=conversation.tags,
             custom_fields=conversation.custom_fields,
             message_count=conversation.message_count,
             created_at=conversation.created_at,

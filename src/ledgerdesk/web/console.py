@@ -40,7 +40,6 @@ from ledgerdesk.conversations.queries import (
     list_conversations,
     list_events,
     list_messages,
-    tags_by_conversation,
 )
 from ledgerdesk.conversations.status import ALLOWED_TRANSITIONS, Priority, Status
 from ledgerdesk.customers.models import Customer
@@ -356,7 +355,6 @@ async def inbox(
         else {}
     )
     agents = {a.id: a for a in await list_agents(session)}
-    tags = await tags_by_conversation(session, [row.id for row in rows])
     params = {"view": view, "status": status, "priority": priority or "", "q": query or ""}
     if team_id:
         params["team_id"] = str(team_id)
@@ -366,7 +364,6 @@ async def inbox(
         "rows": rows,
         "customers": customers,
         "agents": agents,
-        "tags": tags,
         "view": view,
         "team_id": team_id,
         "status": status,
@@ -387,7 +384,6 @@ async def _conversation_context(
     messages = await list_messages(session, user.principal, conversation)
     agents = {a.id: a for a in await list_agents(session)}
     teams = await list_teams(session)
-    tags = (await tags_by_conversation(session, [conversation.id])).get(conversation.id, [])
     current = Status(conversation.status)
     return {
         **await _sidebar(session, user),
@@ -399,7 +395,7 @@ async def _conversation_context(
         "agents": agents,
         "assignable": [a for a in agents.values() if a.is_active and a.can_reply],
         "teams": teams,
-        "tags": tags,
+        "tags": conversation.tags,
         "next_statuses": [current, *sorted(ALLOWED_TRANSITIONS[current])],
         "priorities": list(Priority),
         "can_write": user.agent.can_reply,
