@@ -116,10 +116,15 @@ def create_admin(email: str, name: str, password: str | None) -> None:
 def demo(if_empty: bool) -> None:
     """Seed demo agents, teams, customers and conversations (English and Chinese)."""
     from ledgerdesk.demo import seed_demo
+    from ledgerdesk.errors import LedgerdeskError
 
     settings = _settings_or_exit()
     credentials_file = settings.data_dir / "demo-login.txt"
-    created = asyncio.run(seed_demo(settings, credentials_file, only_if_empty=if_empty))
+    try:
+        created = asyncio.run(seed_demo(settings, credentials_file, only_if_empty=if_empty))
+    except LedgerdeskError as exc:
+        click.echo(f"ledgerdesk: {exc.message}", err=True)
+        sys.exit(1)
     if created:
         click.echo("demo data created")
     if credentials_file.exists():

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ledgerdesk.accounts.models import Agent, Team
+from ledgerdesk.accounts.models import Agent, Team, TeamMembership
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -98,6 +99,38 @@ def _announce(uow: UnitOfWork, conversation: Conversation, kind: str, data: dict
     uow.emit(Event(kind, tuple(topics), {"conversation_id": conversation.id, **data}))
 
 
+def _set_status(uow: UnitOfWork, conversation: Conversation, author: Author, status: str) -> None:
+    """Change status with its history row; solved_at follows solving and reopening."""
+    if status == conversation.status:
+        return
+    _record(
+        uow, conversation, author, "status_changed", {"from": conversation.status, "to": status}
+    )
+    conversation.status = status
+    if status == Status.SOLVED:
+        conversation.solved_at = datetime.now(UTC)
+    elif status != Status.CLOSED:
+        conversation.solved_at = None
+
+
+async def _check_private_team_assignee(
+    uow: UnitOfWork, team_id: int | None, assignee_id: int | None
+) -> None:
+    """An assignee must be able to see the conversation they are given."""
+    if team_id is None or assignee_id is None:
+        return
+    team = await uow.session.get(Team, team_id)
+    agent = await uow.session.get(Agent, assignee_id)
+    if team is None or agent is None or not team.is_private or agent.is_supervisor:
+        return
+    member = await uow.session.get(TeamMembership, (team_id, assignee_id))
+    if member is None:
+        raise InvalidInput(
+            f"{agent.name} is not in the private team {team.name} and could not see this "
+            "conversation; add them to the team or choose a member"
+        )
+
+
 async def _check_assignee(uow: UnitOfWork, assignee_id: int | None) -> None:
     if assignee_id is None:
         return
@@ -171,6 +204,11 @@ async def do_create_conversation(
     _validate_choice(priority, list(Priority), "priority")
     if not body.strip():
         raise InvalidInput("the first message must not be empty")
+    if customer.merged_into_id is not None:
+        raise InvalidInput(
+            f"customer {customer.id} was merged into customer {customer.merged_into_id}; "
+            "use that one"
+        )
     if channel_message_id is not None:
         existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
         if existing is not None:
@@ -183,6 +221,7 @@ async def do_create_conversation(
             team_id = inbox.default_team_id
     await _check_team(uow, team_id)
     await _check_assignee(uow, assignee_id)
+    await _check_private_team_assignee(uow, team_id, assignee_id)
     clean_tags = normalise_tags(tags)
     now = datetime.now(UTC)
     conversation = Conversation(
@@ -281,6 +320,9 @@ async def do_add_message(
     ``author_kind`` "assistant" or "system" is for automated writers.
     """
     channel = channel or conversation.channel
+    _validate_choice(channel, CHANNELS, "channel")
+    if actor is None and customer is None and author_kind not in ("assistant", "system"):
+        raise InvalidInput("a message needs an author: an actor, a customer or an automated writer")
     if actor is not None:
         actor.require_scope("conversations:write")
         if actor.is_customer and internal:
@@ -328,38 +370,26 @@ async def do_add_message(
     else:
         uow.session.add(message)
         await uow.session.flush()
-    previous_status = conversation.status
     conversation.message_count += 1
     conversation.updated_at = now
+    _record(
+        uow, conversation, author, "message_added", {"message_id": message.id, "internal": internal}
+    )
     if not internal:
         conversation.last_message_at = now
         if author.kind == "customer":
-            conversation.status = status_after_customer_message(Status(conversation.status))
+            _set_status(
+                uow,
+                conversation,
+                author,
+                status_after_customer_message(Status(conversation.status)),
+            )
         elif author.kind == "agent":
-            conversation.status = status_after_agent_reply(Status(conversation.status))
+            _set_status(
+                uow, conversation, author, status_after_agent_reply(Status(conversation.status))
+            )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
-    _record(
-        uow,
-        conversation,
-        author,
-        "message_added",
-        {
-            "message_id": message.id,
-            "internal": internal,
-        },
-    )
-    if conversation.status != previous_status:
-        _record(
-            uow,
-            conversation,
-            author,
-            "status_changed",
-            {
-                "from": previous_status,
-                "to": conversation.status,
-            },
-        )
     _announce(
         uow,
         conversation,
@@ -392,6 +422,11 @@ async def do_update_conversation(
     custom_fields: dict[str, Any] | None = None,
 ) -> Conversation:
     """Change status, priority, assignment, team, subject, tags or custom fields."""
+    actor.require_scope("conversations:write")
+    if actor.is_customer and conversation.customer_id != actor.customer_id:
+        raise PermissionDenied("a customer may only change conversations of their own")
+    if not actor.is_customer and not actor.require_agent().can_reply:
+        raise PermissionDenied("viewers cannot reply to or change conversations")
     if actor.is_customer:
         # A customer may only mark their own conversation solved (or reopen it).
         if any(v is not None for v in (priority, subject, tags, custom_fields)) or (
@@ -408,20 +443,8 @@ async def do_update_conversation(
             check_transition(Status(conversation.status), Status(status))
         except TransitionError as exc:
             raise Conflict(str(exc)) from None
-        _record(
-            uow,
-            conversation,
-            author,
-            "status_changed",
-            {
-                "from": conversation.status,
-                "to": status,
-            },
-        )
+        _set_status(uow, conversation, author, status)
         changes["status"] = status
-        conversation.status = status
-        if status == Status.SOLVED:
-            conversation.solved_at = datetime.now(UTC)
     if priority is not None and priority != conversation.priority:
         _validate_choice(priority, list(Priority), "priority")
         _record(
@@ -449,7 +472,8 @@ async def do_update_conversation(
         )
         changes["assignee_id"] = conversation.assignee_id = assignee_id
         if assignee_id is not None and conversation.status == Status.NEW:
-            conversation.status = Status.OPEN
+            _set_status(uow, conversation, author, Status.OPEN)
+            changes["status"] = Status.OPEN
     if team_id is not UNSET and team_id != conversation.team_id:
         await _check_team(uow, team_id)
         _record(
@@ -485,6 +509,8 @@ async def do_update_conversation(
         if merged != conversation.custom_fields:
             _record(uow, conversation, author, "custom_fields_changed", {"set": custom_fields})
             changes["custom_fields"] = conversation.custom_fields = merged
+    if "team_id" in changes or "assignee_id" in changes:
+        await _check_private_team_assignee(uow, conversation.team_id, conversation.assignee_id)
     if changes:
         conversation.updated_at = datetime.now(UTC)
         _announce(uow, conversation, "conversation.updated", {"changes": list(changes)})
@@ -532,8 +558,21 @@ async def do_create_inbox(
     if actor is not None:
         actor.require_admin()
     _validate_choice(channel, CHANNELS, "channel")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("an inbox needs a name")
+    if (await uow.session.execute(select(Inbox.id).where(Inbox.name == name))).first() is not None:
+        raise Conflict(f"an inbox named {name!r} already exists")
     await _check_team(uow, default_team_id)
-    inbox = Inbox(name=name.strip(), channel=channel, default_team_id=default_team_id)
+    inbox = Inbox(name=name, channel=channel, default_team_id=default_team_id)
     uow.session.add(inbox)
     await uow.session.flush()
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id if actor else None,
+        action="inbox.created",
+        object_type="inbox",
+        object_id=inbox.id,
+        detail={"name": name, "channel": channel},
+    )
     return inbox

@@ -46,11 +46,17 @@ async def do_create_customer(
         require_customer_write(actor)
     if tier not in set(Tier):
         raise InvalidInput(f"tier must be one of: {', '.join(Tier)}")
-    pairs = [(kind, normalise_identity(kind, value)) for kind, value in identities or []]
+    pairs: list[tuple[str, str]] = []
+    for kind, value in identities or []:
+        pair = (kind, normalise_identity(kind, value))
+        if pair not in pairs:  # the same identity twice is one identity
+            pairs.append(pair)
     if email:
         email = normalise_identity(IdentityKind.EMAIL, email)
         if (IdentityKind.EMAIL.value, email) not in pairs:
             pairs.insert(0, (IdentityKind.EMAIL.value, email))
+    else:
+        email = next((value for kind, value in pairs if kind == IdentityKind.EMAIL), None)
     for kind, value in pairs:
         if await find_by_identity(uow.session, kind, value) is not None:
             raise Conflict(f"a customer with {kind} {value!r} already exists")
