@@ -288,7 +288,6 @@ async def do_create_conversation(
             "tags": clean_tags,
         },
     )
-    _record(uow, conversation, author, "message_added", {"message_id": message.id})
     _announce(uow, conversation, "conversation.created", {"message_id": message.id})
     return conversation, True
 
@@ -372,9 +371,6 @@ async def do_add_message(
         await uow.session.flush()
     conversation.message_count += 1
     conversation.updated_at = now
-    _record(
-        uow, conversation, author, "message_added", {"message_id": message.id, "internal": internal}
-    )
     if not internal:
         conversation.last_message_at = now
         if author.kind == "customer":
