@@ -176,8 +176,10 @@ async def run_phase(
     return PhaseResult(name, total, elapsed, latencies, errors)
 
 
-async def bench_database(label: str, url: str, args: argparse.Namespace) -> list[PhaseResult]:
-    print(f"\n== {label}: {args.workers} web process(es), {args.clients} clients ==")
+async def bench_database(
+    label: str, url: str, workers: int, args: argparse.Namespace
+) -> list[PhaseResult]:
+    print(f"\n== {label}: {workers} web process(es), {args.clients} clients ==")
     token, customer_id = await prepare(url)
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
@@ -199,7 +201,7 @@ async def bench_database(label: str, url: str, args: argparse.Namespace) -> list
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
         ],
         env=env,
     )
@@ -293,14 +295,20 @@ async def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=3000, help="requests per phase")
-    parser.add_argument("--workers", type=int, default=2, help="web processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="web processes (default: 1 on SQLite, the embedded default; 2 on PostgreSQL)",
+    )
     args = parser.parse_args()
     print(describe())
     if args.database in ("sqlite", "both"):
         directory = tempfile.mkdtemp(prefix="ledgerdesk-bench-sqlite-")
-        await bench_database("SQLite", f"sqlite+aiosqlite:///{directory}/bench.db", args)
+        url = f"sqlite+aiosqlite:///{directory}/bench.db"
+        await bench_database("SQLite", url, args.workers or 1, args)
     if args.database in ("postgres", "both"):
-        await bench_database("PostgreSQL", await fresh_postgres_database(), args)
+        await bench_database("PostgreSQL", await fresh_postgres_database(), args.workers or 2, args)
 
 
 if __name__ == "__main__":
