@@ -215,3 +215,34 @@ def _no_leftover_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("LEDGERDESK_") and not key.startswith("LEDGERDESK_TEST_"):
             monkeypatch.delenv(key)
     yield
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/api/v1/realtime"
+
+
+@pytest.fixture
+async def live_server(app) -> AsyncIterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """The app served by a real uvicorn on a free loopback port, in this event loop."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    yield LiveServer(f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    await task

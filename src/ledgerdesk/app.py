@@ -19,6 +19,7 @@ from ledgerdesk.conversations import api as conversations_api
 from ledgerdesk.customers import api as customers_api
 from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus, MemoryEventBus
+from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
@@ -81,6 +82,7 @@ def create_app(
     api.include_router(customers_api.router)
     api.include_router(accounts_api.router)
     app.include_router(api)
+    app.include_router(realtime_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -37,7 +37,12 @@ from ledgerdesk.conversations.status import (
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
-from ledgerdesk.events.bus import Event
+from ledgerdesk.realtime import outbox
+from ledgerdesk.realtime.payloads import (
+    conversation_payload,
+    customer_conversation_payload,
+    message_payload,
+)
 
 CHANNELS = ("webchat", "email", "telegram", "discord", "api")
 MAX_TAGS = 50
@@ -92,11 +97,27 @@ def _record(
     )
 
 
-def _announce(uow: UnitOfWork, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
-    topics = [f"conversation:{conversation.id}", "conversations"]
-    if conversation.inbox_id is not None:
-        topics.append(f"inbox:{conversation.inbox_id}")
-    uow.emit(Event(kind, tuple(topics), {"conversation_id": conversation.id, **data}))
+def _announce(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    kind: str,
+    data: dict[str, Any],
+    customer_data: dict[str, Any] | None,
+) -> None:
+    """Append to the real-time stream: agents get ``data``, the customer ``customer_data``."""
+    outbox.append(
+        uow,
+        kind=kind,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        team_id=conversation.team_id,
+        data={"conversation": conversation_payload(conversation), **data},
+        customer_data=(
+            None
+            if customer_data is None
+            else {"conversation": customer_conversation_payload(conversation), **customer_data}
+        ),
+    )
 
 
 def _set_status(uow: UnitOfWork, conversation: Conversation, author: Author, status: str) -> None:
@@ -288,7 +309,8 @@ async def do_create_conversation(
             "tags": clean_tags,
         },
     )
-    _announce(uow, conversation, "conversation.created", {"message_id": message.id})
+    first = {"message": message_payload(message)}
+    _announce(uow, conversation, "conversation.created", first, first)
     return conversation, True
 
 
@@ -386,16 +408,8 @@ async def do_add_message(
             )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
-    _announce(
-        uow,
-        conversation,
-        "message.created",
-        {
-            "message_id": message.id,
-            "internal": internal,
-            "author_kind": author.kind,
-        },
-    )
+    payload = {"message": message_payload(message)}
+    _announce(uow, conversation, "message.created", payload, None if internal else payload)
     return message, True
 
 
@@ -509,7 +523,14 @@ async def do_update_conversation(
         await _check_private_team_assignee(uow, conversation.team_id, conversation.assignee_id)
     if changes:
         conversation.updated_at = datetime.now(UTC)
-        _announce(uow, conversation, "conversation.updated", {"changes": list(changes)})
+        # The customer hears of status changes only; the rest is the team's business.
+        _announce(
+            uow,
+            conversation,
+            "conversation.updated",
+            {"changes": sorted(changes)},
+            {"changes": ["status"]} if "status" in changes else None,
+        )
     return conversation
 
 

@@ -5,6 +5,7 @@ from ledgerdesk.audit import models as audit_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
+from ledgerdesk.realtime import models as realtime_models
 
 __all__ = [
     "Base",
@@ -12,4 +13,5 @@ __all__ = [
     "audit_models",
     "conversations_models",
     "customers_models",
+    "realtime_models",
 ]

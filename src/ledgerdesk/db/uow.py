@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from ledgerdesk.events.bus import Event, EventBus
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
 
 
 class UnitOfWork:
@@ -26,6 +28,17 @@ class UnitOfWork:
         self.bus = bus
         self._events: list[Event] = []
         self._after_commit: list[AfterCommit] = []
+        self._before_commit: dict[str, BeforeCommit] = {}
+        self._staged: dict[str, list[Any]] = {}
+
+    def staged(self, key: str) -> list[Any]:
+        """A list that lives until this transaction ends (commit or rollback)."""
+        return self._staged.setdefault(key, [])
+
+    def before_commit(self, key: str, callback: BeforeCommit) -> None:
+        """Run ``callback`` once, last thing before the commit (registering a key twice is
+        a no-op). For rows that must be written as late as possible, like an outbox."""
+        self._before_commit.setdefault(key, callback)
 
     def emit(self, event: Event) -> None:
         self._events.append(event)
@@ -34,6 +47,10 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def commit(self) -> None:
+        hooks, self._before_commit = self._before_commit, {}
+        for hook in hooks.values():
+            await hook(self)
+        self._staged.clear()
         await self.session.commit()
         events, self._events = self._events, []
         callbacks, self._after_commit = self._after_commit, []
@@ -52,6 +69,8 @@ class UnitOfWork:
     async def rollback(self) -> None:
         self._events.clear()
         self._after_commit.clear()
+        self._before_commit.clear()
+        self._staged.clear()
         await self.session.rollback()
 
     async def __aenter__(self) -> UnitOfWork:

@@ -8,6 +8,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy import Text  # autogenerate writes Text() for JSONB
 from alembic import op
 ${imports if imports else ""}
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from ledgerdesk.accounts.actions import do_touch_token
 from ledgerdesk.accounts.models import Agent, AgentSession
@@ -52,7 +53,7 @@ def client_ip(request: Request) -> str | None:
 
 
 async def load_browser_session(
-    session: AsyncSession, request: Request
+    session: AsyncSession, request: HTTPConnection
 ) -> tuple[AgentSession, Agent] | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 200:

@@ -1,0 +1,1 @@
+"""The real-time stream: an outbox of events with increasing ids, served over WebSocket."""

@@ -1,0 +1,49 @@
+"""The real-time WebSocket endpoint, for the console, the widget and API clients."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.queries import authenticate_token
+from ledgerdesk.errors import NotAuthenticated
+from ledgerdesk.realtime.connection import CLOSE_UNAUTHENTICATED, Closing, RealtimeConnection
+from ledgerdesk.server.deps import load_browser_session
+from ledgerdesk.server.state import AppState
+
+router = APIRouter()
+
+
+def _same_origin(websocket: WebSocket, state: AppState) -> bool:
+    """Cookies ride along on cross-site WebSocket requests, so the Origin must be ours."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True  # not a browser
+    parsed = urlsplit(origin)
+    allowed = {urlsplit(state.settings.public_url).netloc, websocket.headers.get("host", "")}
+    return parsed.netloc in allowed
+
+
+async def authenticate(websocket: WebSocket, token: str | None) -> Principal:
+    state: AppState = websocket.app.state.ledgerdesk
+    client = websocket.client.host if websocket.client else None
+    async with state.db.sessionmaker() as session:
+        if token:
+            try:
+                return await authenticate_token(session, token, client)
+            except NotAuthenticated as exc:
+                raise Closing(CLOSE_UNAUTHENTICATED, exc.message[:120]) from None
+        if not _same_origin(websocket, state):
+            raise Closing(CLOSE_UNAUTHENTICATED, "cross-origin console connections are refused")
+        found = await load_browser_session(session, websocket)
+    if found is None or found[0].stage != "active":
+        raise Closing(CLOSE_UNAUTHENTICATED, "log in, or send a token in the hello frame")
+    return Principal(agent=found[1], ip=client)
+
+
+@router.websocket("/api/v1/realtime")
+async def realtime(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.ledgerdesk
+    await RealtimeConnection(websocket, state, authenticate).run()

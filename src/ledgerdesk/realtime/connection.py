@@ -1,0 +1,261 @@
+"""One real-time client over a WebSocket: hello, snapshot or resume, events, acks, heartbeats.
+
+The protocol is described in docs/realtime.md. The connection never trusts its
+own memory for delivery: every event it sends is read from the stream table
+after the last id it sent, so a reconnect that resumes from the client's last id
+gets exactly what it missed, in order, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.errors import LedgerdeskError
+from ledgerdesk.events.bus import Event
+from ledgerdesk.realtime import frames
+from ledgerdesk.realtime.commands import handle_send, handle_typing
+from ledgerdesk.realtime.queries import Audience, audience_of, read_after, stream_head
+from ledgerdesk.server.state import AppState
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT = 10.0
+PING_INTERVAL = 20.0
+STALE_AFTER = 60.0
+MAX_FRAME_CHARS = 64 * 1024
+
+# WebSocket close codes (4000-4999 are the application's own).
+CLOSE_PROTOCOL = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_STALE = 4408
+
+
+class Closing(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class RealtimeConnection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        state: AppState,
+        authenticate: Any,
+    ) -> None:
+        self.websocket = websocket
+        self.state = state
+        self._authenticate = authenticate
+        self.principal: Principal | None = None
+        self.audience: Audience | None = None
+        self.cursor = 0
+        self.last_seen = time.monotonic()
+        self._wakeup = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.websocket.send_json(frame)
+
+    async def run(self) -> None:
+        await self.websocket.accept()
+        try:
+            hello = await self._receive_hello()
+            self.principal = await self._authenticate(self.websocket, hello.token)
+            async with self.state.db.sessionmaker() as session:
+                self.audience = await audience_of(session, self.principal)
+                head = await stream_head(session)
+            subscription = self.state.bus.subscribe({self.audience.topic, _typing_topic(self)})
+            try:
+                await self._start(hello, head)
+                await self._serve(subscription)
+            finally:
+                await _close_quietly(subscription)
+        except Closing as closing:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(closing.code, closing.reason)
+        except WebSocketDisconnect:
+            pass
+
+    async def _receive_hello(self) -> frames.Hello:
+        try:
+            raw = await asyncio.wait_for(self.websocket.receive_text(), HELLO_TIMEOUT)
+        except TimeoutError:
+            raise Closing(CLOSE_PROTOCOL, "send a hello frame first") from None
+        try:
+            return frames.Hello.model_validate_json(_bounded(raw))
+        except ValidationError as exc:
+            raise Closing(CLOSE_PROTOCOL, f"bad hello: {frames.describe(exc)}"[:120]) from None
+
+    async def _start(self, hello: frames.Hello, head: int) -> None:
+        assert self.principal is not None and self.audience is not None
+        if hello.last_event_id is None:
+            self.cursor = head
+        else:
+            if hello.last_event_id > head:
+                raise Closing(CLOSE_PROTOCOL, "last_event_id is ahead of the stream")
+            self.cursor = hello.last_event_id
+        await self.send(
+            {
+                "type": "ready",
+                "last_event_id": self.cursor,
+                "resumed": hello.last_event_id is not None,
+                "heartbeat_seconds": PING_INTERVAL,
+                "you": _describe(self.principal),
+            }
+        )
+        self._wakeup.set()  # deliver anything after the cursor straight away
+
+    async def _serve(self, subscription: AsyncIterator[Event]) -> None:
+        tasks = [
+            asyncio.create_task(self._listen(subscription)),
+            asyncio.create_task(self._deliver()),
+            asyncio.create_task(self._heartbeat()),
+        ]
+        try:
+            await self._receive_loop()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _listen(self, subscription: AsyncIterator[Event]) -> None:
+        async for event in subscription:
+            if event.kind == "stream.appended":
+                self._wakeup.set()
+            elif event.kind == "typing":
+                await self._forward_typing(event)
+
+    async def _deliver(self) -> None:
+        assert self.audience is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while True:
+                async with self.state.db.sessionmaker() as session:
+                    entries = await read_after(session, self.audience, self.cursor)
+                for entry in entries:
+                    await self.send(entry.frame())
+                    self.cursor = entry.id
+                if len(entries) < 500:
+                    break
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(PING_INTERVAL)
+            if time.monotonic() - self.last_seen > STALE_AFTER:
+                log.info("closing a stale real-time connection")
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(CLOSE_STALE, "no heartbeat")
+                return
+            await self.send({"type": "ping", "at": time.time()})
+
+    async def _receive_loop(self) -> None:
+        while True:
+            raw = await self.websocket.receive_text()
+            self.last_seen = time.monotonic()
+            try:
+                frame = frames.parse_client_frame(_bounded(raw))
+            except ValidationError as exc:
+                await self.send({"type": "error", "error": frames.describe(exc)})
+                continue
+            except Closing as closing:
+                await self.send({"type": "error", "error": closing.reason})
+                continue
+            await self._handle(frame)
+
+    async def _handle(self, frame: frames.ClientFrame) -> None:
+        assert self.principal is not None
+        if isinstance(frame, frames.Ping):
+            await self.send({"type": "pong", "at": time.time()})
+        elif isinstance(frame, frames.Pong):
+            return
+        elif isinstance(frame, frames.Send):
+            try:
+                ack = await handle_send(self.state, self.principal, frame)
+            except LedgerdeskError as exc:
+                await self.send(
+                    {
+                        "type": "error",
+                        "client_id": frame.client_id,
+                        "error": exc.message,
+                        "code": exc.code,
+                    }
+                )
+                return
+            await self.send(ack)
+        elif isinstance(frame, frames.Typing):
+            try:
+                await handle_typing(self.state, self.principal, frame)
+            except LedgerdeskError as exc:
+                await self.send({"type": "error", "error": exc.message, "code": exc.code})
+
+    async def _forward_typing(self, event: Event) -> None:
+        assert self.audience is not None and self.principal is not None
+        data = event.data
+        if data.get("sender") == _describe(self.principal):
+            return  # not our own
+        if self.audience.customer_id is not None:
+            if (
+                data.get("customer_id") != self.audience.customer_id
+                or data.get("sender_kind") != "agent"
+            ):
+                return
+            await self.send(
+                {
+                    "type": "typing",
+                    "conversation_id": data["conversation_id"],
+                    "typing": data["typing"],
+                    "who": "agent",
+                }
+            )
+            return
+        if not self.audience.may_see_team(data.get("team_id")):
+            return
+        await self.send(
+            {
+                "type": "typing",
+                **{k: data[k] for k in ("conversation_id", "typing")},
+                "who": data.get("sender_kind"),
+                "name": data.get("name"),
+            }
+        )
+
+
+def _typing_topic(connection: RealtimeConnection) -> str:
+    audience = connection.audience
+    assert audience is not None
+    return (
+        "typing:agents"
+        if audience.customer_id is None
+        else f"typing:customer:{audience.customer_id}"
+    )
+
+
+def _describe(principal: Principal) -> str:
+    if principal.customer_id is not None:
+        return f"customer:{principal.customer_id}"
+    return f"agent:{principal.agent_id}"
+
+
+def _bounded(raw: str) -> str:
+    if len(raw) > MAX_FRAME_CHARS:
+        raise Closing(CLOSE_PROTOCOL, f"frame larger than {MAX_FRAME_CHARS} characters")
+    return raw
+
+
+async def _close_quietly(subscription: AsyncIterator[Event]) -> None:
+    closer = getattr(subscription, "aclose", None)
+    if closer is not None:
+        with contextlib.suppress(Exception):
+            await closer()

@@ -1,0 +1,70 @@
+"""Appending to the real-time stream inside the transaction of the change.
+
+Rows are added last thing before the commit. On PostgreSQL a transaction-level
+advisory lock is taken first, so stream ids are handed out in commit order: a
+reader who has seen id N can never later find a committed N-1 it missed. On
+SQLite writers are already serialised. After the commit one bus notification
+("stream.appended") tells connected clients to read what is new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.events.bus import Event
+from ledgerdesk.realtime.models import StreamEvent
+
+STAGE_KEY = "realtime.stream"
+ADVISORY_LOCK_KEY = 0x6C647374  # "ldst"
+AGENTS_TOPIC = "stream:agents"
+
+
+def customer_topic(customer_id: int) -> str:
+    return f"stream:customer:{customer_id}"
+
+
+def append(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    data: dict[str, Any],
+    customer_data: dict[str, Any] | None = None,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    team_id: int | None = None,
+) -> None:
+    """Stage a stream entry: ``data`` for agents, ``customer_data`` for the customer."""
+    uow.staged(STAGE_KEY).append(
+        StreamEvent(
+            kind=kind,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            team_id=team_id,
+            data=data,
+            customer_data=customer_data,
+        )
+    )
+    uow.before_commit(STAGE_KEY, _write_staged)
+
+
+async def _write_staged(uow: UnitOfWork) -> None:
+    rows: list[StreamEvent] = list(uow.staged(STAGE_KEY))
+    if not rows:
+        return
+    session = uow.session
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+        )
+    session.add_all(rows)
+    await session.flush()
+    topics = {AGENTS_TOPIC}
+    topics.update(
+        customer_topic(row.customer_id)
+        for row in rows
+        if row.customer_id is not None and row.customer_data is not None
+    )
+    uow.emit(Event("stream.appended", tuple(sorted(topics)), {"last_id": rows[-1].id}))
