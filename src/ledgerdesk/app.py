@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,9 @@ from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
 from ledgerdesk.conversations import api as conversations_api
 from ledgerdesk.customers import api as customers_api
 from ledgerdesk.db.engine import Database
-from ledgerdesk.events.bus import EventBus, MemoryEventBus
+from ledgerdesk.events.bus import EventBus
+from ledgerdesk.events.factory import create_event_bus
+from ledgerdesk.events.redis_bus import RedisEventBus
 from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
@@ -33,7 +36,9 @@ def build_state(
     settings: Settings, db: Database | None = None, bus: EventBus | None = None
 ) -> AppState:
     secret_key = settings.secret_key_value()
-    bus = bus or MemoryEventBus()
+    if bus is None:
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        bus = create_event_bus(redis_url)
     principals = PrincipalCache(settings.token_cache_seconds)
     bus.add_listener({ACCOUNTS_TOPIC}, lambda _event: principals.clear())
     return AppState(
@@ -55,6 +60,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(state.bus, RedisEventBus):
+            # Hear other processes (cache invalidations) before serving the first request.
+            try:
+                async with asyncio.timeout(10):
+                    await state.bus.start()
+            except TimeoutError:
+                log.error("Redis did not answer within 10 s; continuing, it keeps retrying")
         yield
         await state.drain()
         await state.bus.close()

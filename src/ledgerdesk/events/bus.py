@@ -38,7 +38,7 @@ class MemoryEventBus:
 
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
-        self._subscribers: list[tuple[set[str], asyncio.Queue[Event]]] = []
+        self._subscribers: list[tuple[set[str], asyncio.Queue[Event | None]]] = []
         self._listeners: list[tuple[set[str], Listener]] = []
 
     def add_listener(self, topics: set[str], listener: Listener) -> None:
@@ -50,20 +50,24 @@ class MemoryEventBus:
                 listener(event)
         for topics, queue in list(self._subscribers):
             if topics.intersection(event.topics):
-                if queue.full():  # a stalled subscriber loses its oldest event, never blocks others
-                    queue.get_nowait()
+                if queue.qsize() >= self._queue_size:
+                    queue.get_nowait()  # a stalled subscriber loses its oldest event, never blocks
                 queue.put_nowait(event)
 
     async def subscribe(self, topics: set[str]) -> AsyncIterator[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        # None in the queue is close()'s end marker.
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size + 1)
         entry = (set(topics), queue)
         self._subscribers.append(entry)
         try:
-            while True:
-                yield await queue.get()
+            while (event := await queue.get()) is not None:
+                yield event
         finally:
-            self._subscribers.remove(entry)
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
 
     async def close(self) -> None:
+        for _topics, queue in self._subscribers:
+            queue.put_nowait(None)
         self._subscribers.clear()
         self._listeners.clear()
