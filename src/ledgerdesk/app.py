@@ -38,7 +38,7 @@ def build_state(
     secret_key = settings.secret_key_value()
     if bus is None:
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        bus = create_event_bus(redis_url)
+        bus = create_event_bus(redis_url, channel_prefix=settings.redis_channel_prefix)
     principals = PrincipalCache(settings.token_cache_seconds)
     bus.add_listener({ACCOUNTS_TOPIC}, lambda _event: principals.clear())
     return AppState(

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
+    # Several installs (or test runs) can share one Redis with different prefixes.
+    redis_channel_prefix: Annotated[str, Field(min_length=1, max_length=100)] = "ledgerdesk:"
     secret_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
