@@ -113,7 +113,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         servers = []
         for _ in range(2):
             port = _free_port()
-            process = subprocess.Popen(  # noqa: S603 (our own CLI)
+            process = subprocess.Popen(  # noqa: ASYNC220, S603 (our own CLI, started once)
                 [sys.executable, "-m", "ledgerdesk.cli", "serve", "--port", str(port)], env=env
             )
             processes.append(process)
