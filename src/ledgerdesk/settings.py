@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     login_ip_limit_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 20
     cookie_secure: bool | None = None
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=0, le=600_000)] = 5000
+    # Run SQLite calls on the event loop's thread (see db/sqlite_inline.py).
+    sqlite_inline: bool = True
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # How long a process trusts a token it has checked (0 checks every request).
     token_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,22 +19,33 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
 
+from ledgerdesk.db.sqlite_inline import INLINE_BUSY_TIMEOUT_MS, inline_creator
 from ledgerdesk.settings import Settings
 
 WRITE_OPTION = "ledgerdesk_write"
 
 
-def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int, inline: bool) -> None:
+    # Inline connections must not block the event loop for long on another process's
+    # lock: a short busy timeout per statement, and BEGIN IMMEDIATE retried below.
+    statement_timeout_ms = (
+        min(busy_timeout_ms, INLINE_BUSY_TIMEOUT_MS) if inline else busy_timeout_ms
+    )
+
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # aiosqlite's adapter opens transactions itself; let SQLAlchemy control them.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(statement_timeout_ms)}")
+        # WAL is a property of the file: switch once (that needs the lock), then just check.
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
@@ -42,23 +55,45 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         # A writing unit of work takes the write lock up front (BEGIN IMMEDIATE), so
         # two writers queue on the busy timeout instead of failing with "database is
         # locked" when a read lock is upgraded. Readers never block in WAL mode.
-        if conn.get_execution_options().get(WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        if not conn.get_execution_options().get(WRITE_OPTION):
             conn.exec_driver_sql("BEGIN")
+            return
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
+                    raise
+            # Another process writes: wait without blocking the event loop.
+            await_only(asyncio.sleep(pause))
+            pause = min(pause * 2, 0.1)
 
 
 class Database:
     """Owns the engine and the session factory for one process."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5000,
+        pool_size: int = 10,
+        sqlite_inline: bool = True,
+    ) -> None:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
+        inline = False
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                inline = sqlite_inline
+                if inline:
+                    kwargs["async_creator"] = inline_creator(parsed.database)
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -67,7 +102,7 @@ class Database:
         # timeout; other processes still meet the busy timeout.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _tune_sqlite(self.engine, busy_timeout_ms)
+            _tune_sqlite(self.engine, busy_timeout_ms, inline)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessionmaker = async_sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -79,6 +114,7 @@ class Database:
             settings.database_url_value,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
+            sqlite_inline=settings.sqlite_inline,
         )
 
     @asynccontextmanager
