@@ -97,7 +97,7 @@ async def prepare(url: str, customers: int) -> tuple[str, list[str]]:
 
 
 async def hello(url: str, token: str, last_event_id: int | None) -> ClientConnection:
-    socket = await connect(url, max_queue=None)
+    socket = await connect(url, max_queue=None, compression=None)
     frame: dict[str, Any] = {"type": "hello", "token": token}
     if last_event_id is not None:
         frame["last_event_id"] = last_event_id

@@ -74,6 +74,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         log_level=settings.log_level,
         proxy_headers=True,
         access_log=settings.log_level == "debug",
+        # Chat frames are small JSON; compressing each costs more CPU than it saves.
+        ws_per_message_deflate=False,
     )
 
 
