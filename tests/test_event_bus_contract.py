@@ -356,9 +356,7 @@ async def test_publishing_with_nobody_listening_is_fine(event_bus: EventBus) -> 
     await event_bus.publish(Event("housekeeping.done", ()))
 
 
-async def test_close_ends_subscriptions(
-    event_bus: EventBus, listening: Collectors
-) -> None:
+async def test_close_ends_subscriptions(event_bus: EventBus, listening: Collectors) -> None:
     collector = await listening(event_bus, "inbox")
 
     await event_bus.close()

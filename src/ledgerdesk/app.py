@@ -16,6 +16,8 @@ from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
+from ledgerdesk.channels.webchat import api as webchat_api
+from ledgerdesk.channels.webchat.runtime import WebchatRuntime
 from ledgerdesk.conversations import api as conversations_api
 from ledgerdesk.customers import api as customers_api
 from ledgerdesk.db.engine import Database
@@ -49,7 +51,15 @@ def build_state(
         secret_key=secret_key,
         login_limiter=MemoryRateLimiter(settings.login_ip_limit_per_minute, 60.0),
         principals=principals,
+        webchat=WebchatRuntime.from_settings(settings),
     )
+
+
+def _html_errors(request: Request, exc: Exception) -> Response | None:
+    """Console pages answer errors in HTML; the API and the widget's endpoints in JSON."""
+    if webchat_api.wants_json(request):
+        return None
+    return console.console_error_response(request, exc)
 
 
 def create_app(
@@ -81,7 +91,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ledgerdesk = state
-    install_error_handlers(app, html_fallback=console.console_error_response)
+    install_error_handlers(app, html_fallback=_html_errors)
 
     @app.exception_handler(console.LoginRequired)
     async def on_login_required(request: Request, exc: console.LoginRequired) -> Response:
@@ -95,6 +105,7 @@ def create_app(
     api.include_router(accounts_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
+    webchat_api.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -31,6 +31,13 @@ from sqlalchemy import select, update
 from ledgerdesk.accounts.actions import do_add_team_member, do_create_agent, do_create_team
 from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.channels.webchat.actions import do_enable_webchat
+from ledgerdesk.channels.webchat.demo import (
+    DEMO_GREETINGS,
+    DEMO_WIDGET_KEY,
+    demo_allowed_origins,
+)
 from ledgerdesk.cli import run_migrations
 from ledgerdesk.conversations.actions import (
     UNSET,
@@ -456,6 +463,7 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             rng = random.Random(42)
             started = datetime.now(UTC)
             cast = await _create_cast(uow, rng, started, admin_password, agent_password)
+            await _enable_webchat(uow, cast, settings)
             count = await _create_conversations(uow, cast, rng, started)
             await uow.commit()
     finally:
@@ -538,6 +546,20 @@ async def _create_cast(
         customer.created_at = started - timedelta(days=rng.randint(30, 900))
         customers[who["key"]] = customer
     return _Cast(agents, teams, inboxes, customers)
+
+
+async def _enable_webchat(uow: UnitOfWork, cast: _Cast, settings: Settings) -> None:
+    """The web chat inbox gets a known widget key, so /demo/host can embed it; the
+    identity secret is random and stays encrypted (admins rotate it to see one)."""
+    await do_enable_webchat(
+        uow,
+        actor=None,
+        box=SecretBox(settings.secret_key_value()),
+        inbox=cast.inboxes["webchat"],
+        widget_key=DEMO_WIDGET_KEY,
+        allowed_origins=demo_allowed_origins(settings.public_url),
+        greetings=DEMO_GREETINGS,
+    )
 
 
 async def _create_conversations(

@@ -9,16 +9,19 @@ later in a request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "LEDGERDESK_"
 SECRET_FIELDS = ("secret_key", "database_url", "redis_url")
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 
 
 class SettingsError(RuntimeError):
@@ -53,6 +56,21 @@ class Settings(BaseSettings):
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
     # How long a process trusts a token it has checked (0 checks every request).
     token_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    # Domains whose links the console shows as links (each with its subdomains);
+    # any other address in a message is plain text behind a phishing warning.
+    # Comma-separated; empty means the host of public_url.
+    official_domains: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # The web chat widget (docs/webchat.md). Rate limits are per process and per minute.
+    widget_max_upload_bytes: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = 10 * 1024**2
+    widget_sessions_per_minute_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 60
+    widget_sessions_per_minute_per_visitor: Annotated[int, Field(ge=1, le=100_000)] = 20
+    widget_sends_per_minute_per_visitor: Annotated[int, Field(ge=1, le=100_000)] = 20
+    widget_sends_per_minute_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 120
+    widget_uploads_per_minute_per_visitor: Annotated[int, Field(ge=1, le=100_000)] = 5
+    widget_uploads_per_minute_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 20
+    # How long a visitor's token (kept in the browser's localStorage) stays valid.
+    widget_token_days: Annotated[int, Field(ge=1, le=3650)] = 180
 
     @field_validator("public_url")
     @classmethod
@@ -60,6 +78,20 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("official_domains", mode="before")
+    @classmethod
+    def _split_official_domains(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple):
+            return value
+        domains: list[str] = []
+        for entry in value:
+            domain = normalise_domain(str(entry))
+            if domain and domain not in domains:
+                domains.append(domain)
+        return tuple(domains)
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:
@@ -84,6 +116,17 @@ class Settings(BaseSettings):
         return self.database_url_value.startswith("sqlite")
 
     @property
+    def official_hosts(self) -> tuple[str, ...]:
+        """The official domains, or the public URL's host when none are configured."""
+        if self.official_domains:
+            return self.official_domains
+        host = (urlsplit(self.public_url).hostname or "").lower().rstrip(".")
+        try:
+            return (normalise_domain(host),)
+        except ValueError:  # an IPv6 address
+            return (host,)
+
+    @property
     def secure_cookies(self) -> bool:
         if self.cookie_secure is not None:
             return self.cookie_secure
@@ -100,6 +143,22 @@ class Settings(BaseSettings):
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
         return key_file.read_text().strip()
+
+
+def normalise_domain(entry: str) -> str:
+    """``Exchange.COM.`` -> ``exchange.com``; international names in their xn-- form."""
+    domain = entry.strip().lower().rstrip(".")
+    if domain.startswith("*."):
+        domain = domain[2:]
+    if not domain:
+        return ""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = ""
+    if not _DOMAIN.fullmatch(ascii_domain):
+        raise ValueError(f"{entry.strip()!r} is not a domain name (write exchange.com, no scheme)")
+    return ascii_domain
 
 
 def _file_overrides(environ: dict[str, str]) -> dict[str, Any]:

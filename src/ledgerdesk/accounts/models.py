@@ -36,6 +36,9 @@ class Agent(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # What the agent chose in the console's top bar: online, away or offline. "online"
+    # means available while connected; being connected is tracked separately.
+    presence_status: Mapped[str] = mapped_column(String(10), default="online")
 
     @property
     def can_reply(self) -> bool:

@@ -20,6 +20,14 @@ class Inbox(Base):
     channel: Mapped[str] = mapped_column(String(20))
     default_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Web chat (channels/webchat): the public key in the embed snippet (never the id),
+    # the sites allowed to embed the widget (empty: any site, unsafe in production),
+    # the identity-verification secret encrypted with the server key (AppState.box),
+    # and a greeting per language ({"en": "...", "zh-Hans": "..."}).
+    widget_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    identity_secret_encrypted: Mapped[str | None] = mapped_column(String(300), default=None)
+    greetings: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
 
 
 class Conversation(Base):

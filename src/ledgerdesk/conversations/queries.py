@@ -69,6 +69,7 @@ class ConversationFilter:
     channel: str | None = None
     tag: str | None = None
     query: str | None = None
+    ids: Sequence[int] = ()  # only these conversations (the console's live row refresh)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -117,6 +118,8 @@ async def list_conversations(
     """Newest first, paged by id: inserts during paging can neither skip nor repeat rows."""
     principal.require_scope("conversations:read")
     statement = await _visibility(session, principal, select(Conversation))
+    if filters.ids:
+        statement = statement.where(Conversation.id.in_(filters.ids))
     if filters.statuses:
         statement = statement.where(Conversation.status.in_(filters.statuses))
     if filters.priorities:

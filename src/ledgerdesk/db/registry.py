@@ -2,6 +2,7 @@
 
 from ledgerdesk.accounts import models as accounts_models
 from ledgerdesk.audit import models as audit_models
+from ledgerdesk.channels.webchat import models as webchat_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
@@ -14,4 +15,5 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "realtime_models",
+    "webchat_models",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.channels.webchat.queries import inbox_of_token, visitor_attachments
 from ledgerdesk.conversations.actions import do_add_message, do_create_conversation
 from ledgerdesk.conversations.queries import access_conversation, find_message_by_channel_id
 from ledgerdesk.customers.queries import access_customer
@@ -17,14 +18,53 @@ from ledgerdesk.server.state import AppState
 CHANNEL = "webchat"
 
 
+async def _rate_limited(
+    state: AppState, principal: Principal, frame: Send
+) -> dict[str, Any] | None:
+    """A visitor sending too fast gets an error frame that says when to try again.
+
+    A resend of a message that was already stored is answered with its ack, not
+    refused: it was accepted before, and the widget must learn so.
+    """
+    limit = state.webchat.sends
+    wait = limit.retry_after(f"customer:{principal.customer_id}", principal.ip)
+    if wait is None:
+        return None
+    async with state.db.sessionmaker() as session:
+        stored = await find_message_by_channel_id(session, CHANNEL, frame.client_id)
+    if stored is not None and stored.customer_id == principal.customer_id:
+        return {
+            "type": "ack",
+            "client_id": frame.client_id,
+            "conversation_id": stored.conversation_id,
+            "message_id": stored.id,
+            "duplicate": True,
+        }
+    return {
+        "type": "error",
+        "client_id": frame.client_id,
+        "code": "rate_limited",
+        "error": limit.refusal(wait),
+        "retry_after": wait,
+    }
+
+
 async def handle_send(state: AppState, principal: Principal, frame: Send) -> dict[str, Any]:
     """Store the message (once per client_id) and return the ack frame."""
+    if principal.customer_id is not None:
+        refusal = await _rate_limited(state, principal, frame)
+        if refusal is not None:
+            return refusal
     attachments = [a.model_dump() for a in frame.attachments]
     async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+        if principal.customer_id is not None and attachments:
+            attachments = await visitor_attachments(uow.session, principal.customer_id, attachments)
         if frame.conversation_id is None:
             if principal.customer_id is None:
                 raise InvalidInput("agents must name the conversation they write in")
             customer = await access_customer(uow.session, principal, principal.customer_id)
+            # A widget's token names its inbox, so the conversation reaches the inbox's team.
+            widget = await inbox_of_token(uow.session, principal.token_id)
             conversation, created = await do_create_conversation(
                 uow,
                 actor=principal,
@@ -32,6 +72,7 @@ async def handle_send(state: AppState, principal: Principal, frame: Send) -> dic
                 body=frame.body,
                 subject=frame.subject,
                 channel=CHANNEL,
+                inbox_id=widget.inbox_id if widget is not None else None,
                 channel_message_id=frame.client_id,
                 attachments=attachments,
             )
@@ -47,7 +88,8 @@ async def handle_send(state: AppState, principal: Principal, frame: Send) -> dic
                 conversation=conversation,
                 body=frame.body,
                 internal=frame.internal,
-                channel=CHANNEL,
+                # An agent's reply goes out on the conversation's own channel (email...).
+                channel=CHANNEL if principal.customer_id is not None else None,
                 channel_message_id=frame.client_id,
                 attachments=attachments,
             )

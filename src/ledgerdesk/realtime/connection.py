@@ -19,6 +19,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.channels.webchat.presence import touch_agent_presence
 from ledgerdesk.errors import LedgerdeskError
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime import frames
@@ -105,6 +106,7 @@ class RealtimeConnection:
             if hello.last_event_id > head:
                 raise Closing(CLOSE_PROTOCOL, "last_event_id is ahead of the stream")
             self.cursor = hello.last_event_id
+        await touch_agent_presence(self.state, self.principal)  # web chat: "agents online"
         await self.send(
             {
                 "type": "ready",
@@ -176,10 +178,10 @@ class RealtimeConnection:
 
     async def _handle(self, frame: frames.ClientFrame) -> None:
         assert self.principal is not None
-        if isinstance(frame, frames.Ping):
-            await self.send({"type": "pong", "at": time.time()})
-        elif isinstance(frame, frames.Pong):
-            return
+        if isinstance(frame, frames.Ping | frames.Pong):
+            await touch_agent_presence(self.state, self.principal)  # at most every 20 s
+            if isinstance(frame, frames.Ping):
+                await self.send({"type": "pong", "at": time.time()})
         elif isinstance(frame, frames.Send):
             try:
                 ack = await handle_send(self.state, self.principal, frame)
@@ -226,8 +228,10 @@ class RealtimeConnection:
             {
                 "type": "typing",
                 **{k: data[k] for k in ("conversation_id", "typing")},
+                **({"viewing": bool(data["viewing"])} if "viewing" in data else {}),
                 "who": data.get("sender_kind"),
                 "name": data.get("name"),
+                "sender": data.get("sender"),
             }
         )
 

@@ -17,7 +17,8 @@ def message_payload(message: Message) -> dict[str, Any]:
         "internal": message.is_internal,
         "body": message.body,
         "channel": message.channel,
-        "client_id": message.channel_message_id if message.channel == "webchat" else None,
+        # The sender's own id for the message (a client_id, an email's Message-ID...).
+        "client_id": message.channel_message_id,
         "attachments": message.attachments,
         "created_at": message.created_at.isoformat(),
     }

@@ -13,6 +13,7 @@ from ledgerdesk.accounts.actions import LoginPolicy
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import PrincipalCache
+from ledgerdesk.channels.webchat.runtime import WebchatRuntime
 from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.settings import Settings
@@ -29,6 +30,8 @@ class AppState:
     secret_key: str
     login_limiter: MemoryRateLimiter
     principals: PrincipalCache
+    # Web chat: widget rate limiters, the attachment store, the presence clock.
+    webchat: WebchatRuntime
     # When each API token was last marked used by this process.
     token_touches: dict[int, datetime] = field(default_factory=dict)
 

@@ -1,20 +1,19 @@
 """Agent console routes: login with 2FA, inbox, conversation view, settings.
 
 Routes only parse forms and call the same actions and queries as the API; the
-permission checks live there, not here.
+permission checks live there, not here. The live parts (fragments for the
+real-time view, presence, the outbound-link warning) are in ``live.py``.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import segno
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.actions import (
@@ -29,22 +28,21 @@ from ledgerdesk.accounts.actions import (
     totp_provisioning_uri,
 )
 from ledgerdesk.accounts.models import Agent, AgentSession
-from ledgerdesk.accounts.principal import Principal
-from ledgerdesk.accounts.queries import is_2fa_required, list_agents, list_teams, team_ids_of
+from ledgerdesk.accounts.queries import is_2fa_required, list_teams
 from ledgerdesk.accounts.secrets import constant_time_equal
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.conversations.actions import UNSET, do_add_message, do_update_conversation
 from ledgerdesk.conversations.queries import (
-    ConversationFilter,
     access_conversation,
     list_conversations,
     list_events,
     list_messages,
 )
-from ledgerdesk.conversations.status import ALLOWED_TRANSITIONS, Priority, Status
+from ledgerdesk.conversations.status import Priority, Status
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.customers.queries import identities_of
 from ledgerdesk.errors import LedgerdeskError, NotAuthenticated, RateLimited
+from ledgerdesk.realtime.queries import stream_head
 from ledgerdesk.server.deps import (
     SESSION_COOKIE,
     ReadSession,
@@ -55,50 +53,17 @@ from ledgerdesk.server.deps import (
 )
 from ledgerdesk.server.state import AppState
 from ledgerdesk.server.types import PathId
-from ledgerdesk.web import i18n
+from ledgerdesk.web import i18n, live
+from ledgerdesk.web.deps import ConsoleUser, Inbox, LoginRequired, User, sidebar
+from ledgerdesk.web.deps import safe_next as _safe_next
 from ledgerdesk.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(live.router)
 
 PRELOGIN_COOKIE = "ld_prelogin"
 VIEWS = ("mine", "unassigned", "all", "team")
-
-
-class LoginRequired(Exception):
-    """Raised by console dependencies; answered with a redirect to the login page."""
-
-    def __init__(self, next_url: str, to: str = "/login") -> None:
-        self.next_url = next_url
-        self.to = to
-
-
-@dataclass
-class ConsoleUser:
-    agent: Agent
-    session: AgentSession
-
-    @property
-    def principal(self) -> Principal:
-        return Principal(agent=self.agent)
-
-
-async def console_user(request: Request, session: ReadSession) -> ConsoleUser:
-    found = await load_browser_session(session, request)
-    if found is None:
-        raise LoginRequired(request.url.path)
-    agent_session, agent = found
-    if agent_session.stage != "active":
-        raise LoginRequired(request.url.path, to="/login/2fa")
-    i18n.set_language(agent.language)
-    if request.method == "POST":
-        form = await request.form()
-        sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
-        if not sent or not constant_time_equal(sent, agent_session.csrf_token):
-            raise LedgerdeskError("this form has expired; reload the page and try again")
-    return ConsoleUser(agent, agent_session)
-
-
-User = Annotated[ConsoleUser, Depends(console_user)]
+__all__ = ["LoginRequired", "console_error_response", "router"]
 
 
 def _set_session_cookie(response: Response, state: AppState, token: str) -> None:
@@ -111,13 +76,6 @@ def _set_session_cookie(response: Response, state: AppState, token: str) -> None
         samesite="lax",
         path="/",
     )
-
-
-def _safe_next(next_url: str | None) -> str:
-    # Only local paths: an attacker-supplied next= must not send agents off-site.
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
-        return next_url
-    return "/inbox"
 
 
 async def _pending_login(request: Request, session: AsyncSession) -> tuple[AgentSession, Agent]:
@@ -305,73 +263,39 @@ async def logout(request: Request, user: User, uow: Uow) -> Response:
 # Inbox and conversations -------------------------------------------------
 
 
-async def _sidebar(session: AsyncSession, user: ConsoleUser) -> dict[str, Any]:
-    member_of = await team_ids_of(session, user.agent.id)
-    teams = [t for t in await list_teams(session) if t.id in member_of or user.agent.is_supervisor]
-    return {"user": user.agent, "csrf_token": user.session.csrf_token, "my_teams": teams}
-
-
 @router.get("/inbox")
 async def inbox(
     request: Request,
     user: User,
     session: ReadSession,
-    view: Annotated[str, Query(pattern="^(mine|unassigned|all|team)$")] = "all",
-    team_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    status: Annotated[
-        str, Query(pattern="^(unresolved|new|open|pending|on_hold|solved|closed|any)$")
-    ] = "unresolved",
-    priority: Annotated[str | None, Query(pattern="^(low|normal|high|urgent)$")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    filters: Inbox,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    statuses: list[str]
-    if status == "unresolved":
-        statuses = [Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD]
-    elif status == "any":
-        statuses = []
-    else:
-        statuses = [status]
-    query = (q or "").replace("\x00", "").strip() or None
-    filters = ConversationFilter(
-        statuses=statuses,
-        priorities=[priority] if priority else [],
-        assignee={"mine": "me", "unassigned": "none"}.get(view),
-        team_id=team_id if view == "team" else None,
-        query=query,
-    )
+    # The stream head is read before the rows: an event committed in between is then
+    # delivered to the page's socket as well (and merged), never lost.
+    head = await stream_head(session)
     rows, next_cursor = await list_conversations(
-        session, user.principal, filters, cursor=cursor, limit=50
+        session, user.principal, filters.conversation_filter(), cursor=cursor, limit=50
     )
-    customer_ids = {row.customer_id for row in rows}
-    customers = (
-        {
-            c.id: c
-            for c in (
-                await session.execute(select(Customer).where(Customer.id.in_(customer_ids)))
-            ).scalars()
-        }
-        if customer_ids
-        else {}
-    )
-    agents = {a.id: a for a in await list_agents(session)}
-    params = {"view": view, "status": status, "priority": priority or "", "q": query or ""}
-    if team_id:
-        params["team_id"] = str(team_id)
+    params = filters.params()
     next_url = f"/inbox?{urlencode({**params, 'cursor': next_cursor})}" if next_cursor else None
     context = {
-        **await _sidebar(session, user),
+        **await sidebar(session, user),
+        **await live.inbox_rows_context(session, rows),
         "rows": rows,
-        "customers": customers,
-        "agents": agents,
-        "view": view,
-        "team_id": team_id,
-        "status": status,
-        "priority": priority,
-        "q": query or "",
+        "view": filters.view,
+        "team_id": filters.team_id,
+        "status": filters.status,
+        "priority": filters.priority,
+        "q": filters.query or "",
         "next_url": next_url,
+        "rows_query": urlencode(params),
+        # Only the first page takes new conversations at its top.
+        "live_insert": cursor is None,
         "statuses": ["unresolved", *list(Status), "any"],
         "priorities": list(Priority),
+        "live_page": "inbox",
+        "last_event_id": head,
     }
     return render(request, "inbox.html", context)
 
@@ -379,26 +303,19 @@ async def inbox(
 async def _conversation_context(
     session: AsyncSession, user: ConsoleUser, conversation_id: int
 ) -> dict[str, Any]:
+    head = await stream_head(session)  # before the snapshot, as in the inbox
     conversation = await access_conversation(session, user.principal, conversation_id)
     customer = await session.get(Customer, conversation.customer_id)
     messages = await list_messages(session, user.principal, conversation)
-    agents = {a.id: a for a in await list_agents(session)}
-    teams = await list_teams(session)
-    current = Status(conversation.status)
     return {
-        **await _sidebar(session, user),
-        "conversation": conversation,
+        **await sidebar(session, user),
+        **await live.conversation_state_context(session, user, conversation),
         "customer": customer,
         "identities": await identities_of(session, conversation.customer_id),
         "messages": messages,
         "events": await list_events(session, conversation),
-        "agents": agents,
-        "assignable": [a for a in agents.values() if a.is_active and a.can_reply],
-        "teams": teams,
-        "tags": conversation.tags,
-        "next_statuses": [current, *sorted(ALLOWED_TRANSITIONS[current])],
-        "priorities": list(Priority),
-        "can_write": user.agent.can_reply,
+        "live_page": "conversation",
+        "last_event_id": head,
     }
 
 
@@ -508,7 +425,7 @@ def _back_to_conversation(conversation_id: int, error: str | None = None) -> Res
 @router.get("/settings")
 async def settings_page(request: Request, user: User, session: ReadSession) -> Response:
     context = {
-        **await _sidebar(session, user),
+        **await sidebar(session, user),
         "require_2fa": await is_2fa_required(session),
         "teams": await list_teams(session),
     }

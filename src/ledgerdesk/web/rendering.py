@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ledgerdesk.web import i18n
+from ledgerdesk.accounts.presence import Presence
+from ledgerdesk.web import i18n, links
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -29,9 +32,24 @@ def _timeago(value: datetime | None) -> str:
     return i18n.gettext("%(n)d d ago") % {"n": seconds // 86400}
 
 
-def _multiline(text: str) -> Markup:
-    """Escape message text and keep its line breaks; nothing the customer wrote is markup."""
-    return Markup("<br>").join(escape(line) for line in text.splitlines() or [""])
+@pass_context
+def _multiline(context: Context, text: str | None) -> Markup:
+    """Message text as HTML: escaped, line breaks kept, links only to official domains.
+
+    Nothing the customer wrote is markup: the text is escaped first, then the few
+    tags added here (line breaks, links, warning badges) pass through nh3 with a
+    strict allowlist. Templates that import macros using this filter must import
+    them ``with context`` so the link policy reaches it; without one, no address
+    is trusted.
+    """
+    policy = context.get("link_policy")
+    if not isinstance(policy, links.LinkPolicy):
+        policy = links.STRICT
+    labels = links.Labels(
+        badge=i18n.gettext("unverified link"),
+        title=i18n.gettext("Not an official domain: opens a warning page first"),
+    )
+    return Markup(links.render_text(text or "", policy, labels))  # noqa: S704 (escaped, sanitised)
 
 
 def _label(value: str | None) -> str:
@@ -59,8 +77,41 @@ def _label(value: str | None) -> str:
         "viewer": i18n.gettext("Viewer"),
         "standard": i18n.gettext("Standard"),
         "vip": "VIP",
+        "online": i18n.gettext("Online"),
+        "away": i18n.gettext("Away"),
+        "offline": i18n.gettext("Offline"),
     }
     return labels.get(value, value)
+
+
+def live_strings() -> dict[str, str]:
+    """The words console.js shows, in the agent's language (placeholders as in Python)."""
+    return {
+        "connecting": i18n.gettext("Connecting…"),
+        "reconnecting": i18n.gettext("Reconnecting…"),
+        "signed_out": i18n.gettext("Signed out. Reload the page to log in again."),
+        "out_of_sync": i18n.gettext("This page is out of date. Reload it."),
+        "customer_typing": i18n.gettext("The customer is typing…"),
+        "agent_replying": i18n.gettext("%(name)s is replying…"),
+        "also_viewing": i18n.gettext("%(name)s is also viewing this conversation"),
+        "also_replying": i18n.gettext("%(name)s is also replying to this conversation"),
+        "sending": i18n.gettext("Sending…"),
+        "not_sent": i18n.gettext("Not sent: %(error)s"),
+        "changed_elsewhere": i18n.gettext(
+            "Someone else changed this conversation. Reload before saving your changes."
+        ),
+        "presence_failed": i18n.gettext("Your status could not be saved."),
+    }
+
+
+@lru_cache(maxsize=16)
+def _policy(official_hosts: tuple[str, ...]) -> links.LinkPolicy:
+    return links.LinkPolicy(official_hosts)
+
+
+def link_policy(request: Request) -> links.LinkPolicy:
+    """Which domains this install's console links to (LEDGERDESK_OFFICIAL_DOMAINS)."""
+    return _policy(request.app.state.ledgerdesk.settings.official_hosts)
 
 
 def build_environment() -> Environment:
@@ -78,6 +129,8 @@ def build_environment() -> Environment:
     env.filters["multiline"] = _multiline
     env.filters["label"] = _label
     env.globals["ui_languages"] = i18n.UI_LANGUAGES
+    env.globals["live_strings"] = live_strings
+    env.globals["presence_statuses"] = [str(status) for status in Presence]
     return env
 
 
@@ -88,6 +141,6 @@ def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     page = _env.get_template(template).render(
-        request=request, lang=i18n.current_language(), **context
+        request=request, lang=i18n.current_language(), link_policy=link_policy(request), **context
     )
     return HTMLResponse(page, status_code=status_code)

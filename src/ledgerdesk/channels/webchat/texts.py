@@ -1,0 +1,97 @@
+"""The widget's words in English and Simplified Chinese. Pure data, no I/O.
+
+The widget picks the language from ``navigator.language`` (zh* → Chinese) and
+sends it with the session request; the server answers with the texts below, so the
+translations live in one place and are tested here. The widget itself carries
+only the few words it shows before the session answers (connecting, reconnecting).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh-Hans")
+MAX_MESSAGE_CHARS = 5000  # the widget's own limit; the server's stays at 50,000
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Chat with us",
+        "open": "Open chat",
+        "close": "Close chat",
+        "placeholder": "Write a message…",
+        "send": "Send",
+        "attach": "Attach an image or PDF",
+        "connecting": "Connecting…",
+        "reconnecting": "Reconnecting…",
+        "sending": "Sending…",
+        "sent": "Sent",
+        "delivered": "Delivered",
+        "retrying": "Not sent yet, trying again in {seconds} s",
+        "refused": "Not sent: {reason}",
+        "typing": "Support is typing…",
+        "support": "Support",
+        "greeting": "Hi! How can we help you today?",
+        "offline": (
+            "No one is online right now. Leave your email address and we will reply by email."
+        ),
+        "email_placeholder": "you@example.com",
+        "email_save": "Save",
+        "email_saved": "Thanks, we will reply to {email}.",
+        "too_long": "A message can have at most {max} characters.",
+        "file_type": "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+        "file_size": "A file can be at most {mb} MB.",
+        "upload_failed": "The file could not be sent: {reason}",
+        "closed": "This conversation is closed. Write to start a new one.",
+    },
+    "zh-Hans": {
+        "title": "在线客服",
+        "open": "打开聊天",
+        "close": "关闭聊天",
+        "placeholder": "输入消息…",
+        "send": "发送",
+        "attach": "添加图片或 PDF",
+        "connecting": "正在连接…",
+        "reconnecting": "正在重新连接…",
+        "sending": "发送中…",
+        "sent": "已发送",
+        "delivered": "已送达",
+        "retrying": "暂未发送，{seconds} 秒后重试",
+        "refused": "未发送：{reason}",
+        "typing": "客服正在输入…",
+        "support": "客服",
+        "greeting": "您好！请问有什么可以帮您？",
+        "offline": "客服暂时不在线。请留下您的邮箱地址，我们会通过邮件回复您。",
+        "email_placeholder": "you@example.com",
+        "email_save": "保存",
+        "email_saved": "谢谢，我们会回复到 {email}。",
+        "too_long": "每条消息最多 {max} 个字符。",
+        "file_type": "只能发送图片（PNG、JPEG、GIF、WebP）和 PDF 文件。",
+        "file_size": "文件最大 {mb} MB。",
+        "upload_failed": "文件未能发送：{reason}",
+        "closed": "此会话已关闭。发送消息即可开始新的会话。",
+    },
+}
+
+# What the system writes into a conversation (read by agents and the visitor).
+EMAIL_RECORDED = {
+    "en": (
+        "No agent was online. The visitor left the email address {email}: "
+        "replies to this conversation go by email."
+    ),
+    "zh-Hans": "当时没有客服在线。访客留下了邮箱 {email}：此会话的回复将通过邮件发送。",
+}
+
+
+def choose_language(tag: str | None) -> str:
+    """``zh``, ``zh-CN``, ``zh-Hans-SG``... → ``zh-Hans``; everything else → ``en``."""
+    if tag and tag.strip().lower().startswith("zh"):
+        return "zh-Hans"
+    return "en"
+
+
+def texts_for(language: str) -> dict[str, str]:
+    return dict(TEXTS[choose_language(language)])
+
+
+def greeting_for(greetings: dict[str, str], language: str) -> str:
+    """The inbox's greeting in this language, else in English, else the default text."""
+    chosen = choose_language(language)
+    return greetings.get(chosen) or greetings.get("en") or TEXTS[chosen]["greeting"]
