@@ -272,3 +272,64 @@ async def test_a_rolled_back_change_leaves_nothing_in_the_stream(db: Database) -
         await uow.commit()
     async with db.sessionmaker() as session:
         assert (await session.execute(select(func.count(StreamEvent.id)))).scalar_one() == 0
+
+
+async def _ack_noting_messages(connection: Client, bodies: list[str]) -> dict[str, Any]:
+    """The next ack; message events read on the way are noted, not lost."""
+    while True:
+        frame = await connection.next("ack", "event")
+        if frame["type"] == "ack":
+            return frame
+        if frame["data"].get("message"):
+            bodies.append(frame["data"]["message"]["body"])
+
+
+async def test_both_sides_write_while_the_customer_is_cut_off_and_everything_arrives_once(
+    live_server: LiveServer, world: World
+) -> None:
+    customer = await world.make_customer()
+    token = await world.customer_token(customer)
+    heard: list[str] = []  # what the agent's connection received, in order
+    async with client(live_server, world.bob.token) as agent:
+        async with client(live_server, token) as visitor:
+            await visitor.send(type="send", client_id="m-0", body="customer 0")
+            ack = await visitor.next("ack")
+            last_id = (await visitor.event("conversation.created"))["id"]
+        conversation_id = ack["conversation_id"]
+        # The connection is gone. The agent answers twice; the customer's widget queues
+        # two messages of its own, and one of them was in fact delivered before the cut.
+        for number in (1, 2):
+            await agent.send(
+                type="send",
+                client_id=f"a-{number}",
+                conversation_id=conversation_id,
+                body=f"agent {number}",
+            )
+            await _ack_noting_messages(agent, heard)
+        async with client(live_server, token) as early:
+            await early.send(
+                type="send", client_id="m-1", conversation_id=conversation_id, body="customer 1"
+            )
+            await early.next("ack")
+        # Reconnect from the last event the widget saw, then resend both queued messages.
+        async with client(live_server, token, last_event_id=last_id) as visitor:
+            for client_id, body in (("m-1", "customer 1"), ("m-2", "customer 2")):
+                await visitor.send(
+                    type="send", client_id=client_id, conversation_id=conversation_id, body=body
+                )
+            acks, seen = [], []
+            while len(acks) < 2 or len(seen) < 4:
+                frame = await visitor.next("ack", "event")
+                if frame["type"] == "ack":
+                    acks.append(frame)
+                elif frame["kind"] == "message.created":
+                    seen.append(frame["data"]["message"]["body"])
+            assert [a["duplicate"] for a in acks] == [True, False]
+            assert seen == ["agent 1", "agent 2", "customer 1", "customer 2"]
+            assert [f for f in await visitor.nothing_more() if f["type"] == "event"] == []
+        while len(heard) < 5:
+            frame = await agent.next("event")
+            if frame["data"].get("message"):
+                heard.append(frame["data"]["message"]["body"])
+        assert heard == ["customer 0", "agent 1", "agent 2", "customer 1", "customer 2"]
+        assert [f for f in await agent.nothing_more() if f["type"] == "event"] == []
