@@ -285,11 +285,8 @@ def report(label: str, tally: Tally, stored: tuple[int, int], seconds: float) ->
         f"duplicated {duplicated + (total_stored - distinct_stored)}, "
         f"reconnects {tally.reconnects}"
     )
-    print(
-        f"    delivery latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-        f"mean {statistics.fmean(latencies) if latencies else float('nan'):.1f} ms; "
-        f"{len(tally.acked) / seconds:.0f} messages/s acked over the send window"
-    )
+    mean = statistics.fmean(latencies) if latencies else float("nan")
+    print(f"    delivery latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms")
 
 
 async def run_setup(setup: str, args: argparse.Namespace) -> None:
@@ -311,6 +308,10 @@ async def run_setup(setup: str, args: argparse.Namespace) -> None:
         "LEDGERDESK_DATABASE_URL": url,
         "LEDGERDESK_DATA_DIR": tempfile.mkdtemp(prefix="ledgerdesk-chat-data-"),
         "LEDGERDESK_LOG_LEVEL": "warning",
+        # All simulated visitors come from one address and write fast: the limits
+        # that protect a real site would measure the limiter, not the chat path.
+        "LEDGERDESK_WIDGET_SENDS_PER_MINUTE_PER_VISITOR": "100000",
+        "LEDGERDESK_WIDGET_SENDS_PER_MINUTE_PER_IP": "100000",
     }
     if setup == "postgres":
         env["LEDGERDESK_REDIS_URL"] = REDIS_URL
