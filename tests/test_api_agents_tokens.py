@@ -8,36 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from ledgerdesk.accounts.actions import do_create_api_token
 from ledgerdesk.accounts.models import Agent, ApiToken, Team
 from ledgerdesk.db.uow import UnitOfWork
+from tests.api_support import API, Headers, assert_error, bearer, count
 from tests.conftest import World
-
-API = "/api/v1"
-Headers = dict[str, str]
-
-
-def bearer(token: str) -> Headers:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_error(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert list(body) == ["error"], body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    for word in words:
-        assert word in error["message"], (word, error["message"])
-    return error
-
-
-async def count(world: World, model: Any) -> int:
-    async with world.db.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)))
-
 
 # The current agent -------------------------------------------------------------
 
@@ -131,7 +108,7 @@ async def test_agent_creation_refuses_weak_passwords_duplicates_and_non_admins(
         return await client.post(f"{API}/agents", json=payload, headers=headers)
 
     alice = world.alice.headers
-    before = await count(world, Agent)
+    before = await count(world.db, Agent)
     assert_error(await post(agent(password="short"), alice), 422, "password", "10")
     assert_error(
         await post(agent(email="pass@example.org", password="PASS@example.org"), alice),
@@ -146,7 +123,7 @@ async def test_agent_creation_refuses_weak_passwords_duplicates_and_non_admins(
     assert_error(await post(agent(), world.bob.headers), 403, "admin")
     assert_error(await post(agent(), world.victor.headers), 403)
     assert_error(await post(agent(), world.carol.headers), 403)
-    assert await count(world, Agent) == before
+    assert await count(world.db, Agent) == before
 
 
 async def test_only_an_admin_changes_roles_and_nobody_demotes_themselves(
@@ -223,7 +200,7 @@ async def test_an_admin_creates_teams_and_adds_members(
     assert_error(no_team, 404, "424242")
     teams = await client.get(f"{API}/teams", headers=world.bob.headers)
     assert [t["name"] for t in teams.json()] == ["Compliance", "Security", "Support"]
-    assert await count(world, Team) == 3
+    assert await count(world.db, Team) == 3
 
 
 async def test_joining_a_private_team_reveals_its_conversations(
@@ -293,7 +270,7 @@ async def test_token_scopes_must_be_allowed_for_their_owner(
     async def make(headers: Headers, **fields: Any) -> httpx.Response:
         return await client.post(f"{API}/tokens", json={"name": "t", **fields}, headers=headers)
 
-    before = await count(world, ApiToken)
+    before = await count(world.db, ApiToken)
     unknown = await make(world.bob.headers, scopes=["conversations:read", "superpowers"])
     assert_error(unknown, 422, "superpowers", "allowed:", "customers:write")
     assert_error(await make(world.bob.headers, scopes=[]), 422, "scopes")
@@ -317,7 +294,7 @@ async def test_token_scopes_must_be_allowed_for_their_owner(
         world.bob.headers, scopes=["conversations:read"], expires_at="9999-12-31T23:59:59-05:00"
     )
     assert_error(far, 422, "expires_at")
-    assert await count(world, ApiToken) == before
+    assert await count(world.db, ApiToken) == before
 
     widget = await make(
         world.alice.headers,

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from ledgerdesk.accounts.actions import do_create_api_token
 from ledgerdesk.accounts.models import Agent
@@ -16,10 +15,8 @@ from ledgerdesk.conversations.status import ALLOWED_TRANSITIONS, Status
 from ledgerdesk.customers.models import Customer, CustomerIdentity
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
+from tests.api_support import API, Headers, assert_error, bearer, count
 from tests.conftest import World
-
-API = "/api/v1"
-Headers = dict[str, str]
 
 # How to bring a fresh ("new") conversation into each status through the API.
 ROUTE_TO: dict[Status, list[Status]] = {
@@ -30,22 +27,6 @@ ROUTE_TO: dict[Status, list[Status]] = {
     Status.SOLVED: [Status.SOLVED],
     Status.CLOSED: [Status.SOLVED, Status.CLOSED],
 }
-
-
-def bearer(token: str) -> Headers:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_error(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert list(body) == ["error"], body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["message"], str) and error["message"]
-    for word in words:
-        assert word in error["message"], (word, error["message"])
-    return error
 
 
 async def agent_token(db: Database, agent: Agent, scopes: list[str]) -> str:
@@ -102,11 +83,6 @@ async def listed_ids(client: httpx.AsyncClient, headers: Headers, query: str = "
     assert response.status_code == 200, response.text
     assert response.json()["next_cursor"] is None
     return [item["id"] for item in response.json()["items"]]
-
-
-async def count(db: Database, model: Any, *where: Any) -> int:
-    async with db.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 # Permissions -----------------------------------------------------------------
