@@ -345,3 +345,26 @@ async def test_an_inbox_without_a_team_is_answered_by_any_agent(
     async with db.sessionmaker() as read:
         assert await agents_online(read, inbox, now) is True
         assert await agents_online(read, inbox, now + timedelta(seconds=60)) is False
+
+
+async def test_a_widget_token_connects_only_from_the_sites_its_inbox_allows(
+    live_server: LiveServer, chat: Chat
+) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.webchat_support import EVIL, SITE
+
+    async with http(live_server) as client:
+        session = await visitor(client, chat)
+    async with connect(live_server.ws_url, additional_headers={"Origin": SITE}) as raw:
+        await raw.send(json.dumps({"type": "hello", "token": session["token"]}))
+        assert json.loads(await asyncio.wait_for(raw.recv(), 5))["type"] == "ready"
+    async with connect(live_server.ws_url, additional_headers={"Origin": EVIL}) as raw:
+        await raw.send(json.dumps({"type": "hello", "token": session["token"]}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(raw.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+        4401,
+        "this site may not use this chat",
+    )

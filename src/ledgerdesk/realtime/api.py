@@ -5,9 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import authenticate_token
+from ledgerdesk.channels.webchat.origins import origin_allowed
+from ledgerdesk.channels.webchat.queries import inbox_of_token
+from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.errors import NotAuthenticated
 from ledgerdesk.realtime.connection import CLOSE_UNAUTHENTICATED, Closing, RealtimeConnection
 from ledgerdesk.server.deps import load_browser_session
@@ -26,15 +30,34 @@ def _same_origin(websocket: WebSocket, state: AppState) -> bool:
     return parsed.netloc in allowed
 
 
+async def _check_visitor_origin(
+    session: AsyncSession, websocket: WebSocket, principal: Principal
+) -> None:
+    """A widget's token works only from the sites its inbox allows, as over HTTP; a
+    customer token made through the API is for servers, which send no Origin."""
+    origin = websocket.headers.get("origin")
+    binding = await inbox_of_token(session, principal.token_id)
+    if binding is None:
+        allowed = origin is None
+    else:
+        inbox = await session.get(Inbox, binding.inbox_id)
+        allowed = inbox is not None and origin_allowed(origin, inbox.allowed_origins)
+    if not allowed:
+        raise Closing(CLOSE_UNAUTHENTICATED, "this site may not use this chat")
+
+
 async def authenticate(websocket: WebSocket, token: str | None) -> Principal:
     state: AppState = websocket.app.state.ledgerdesk
     client = websocket.client.host if websocket.client else None
     async with state.db.sessionmaker() as session:
         if token:
             try:
-                return await authenticate_token(session, token, client)
+                principal = await authenticate_token(session, token, client)
             except NotAuthenticated as exc:
                 raise Closing(CLOSE_UNAUTHENTICATED, exc.message[:120]) from None
+            if principal.customer_id is not None:
+                await _check_visitor_origin(session, websocket, principal)
+            return principal
         if not _same_origin(websocket, state):
             raise Closing(CLOSE_UNAUTHENTICATED, "cross-origin console connections are refused")
         found = await load_browser_session(session, websocket)
