@@ -36,6 +36,7 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "LEDGERDESK_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_URL = os.environ.get("LEDGERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"
 
 
@@ -43,6 +44,23 @@ def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}; CI must provide every service", pytrace=False)
     pytest.skip(reason)
+
+
+async def require_redis() -> str:
+    """The test Redis URL, or a skip (a failure under CI) saying why it is unusable."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        _unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+    return REDIS_URL
 
 
 async def _create_postgres_database() -> tuple[str, str]:

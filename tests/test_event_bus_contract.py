@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,41 +21,20 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from ledgerdesk.events.bus import Event, EventBus, MemoryEventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import EventBusUnavailable, RedisEventBus
+from tests.conftest import REDIS_URL, require_redis
 
-REDIS_URL = os.environ.get("LEDGERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PROBE = "test.probe"
 MARKER = "test.marker"
 TIMEOUT = 5.0
 
 
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}; CI must provide every service", pytrace=False)
-    pytest.skip(reason)
-
-
-async def _require_redis() -> None:
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        _unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-
-
 @pytest.fixture
 async def redis_url() -> str:
-    await _require_redis()
-    return REDIS_URL
+    return await require_redis()
 
 
 @pytest.fixture
@@ -71,7 +49,7 @@ async def event_bus(request: pytest.FixtureRequest, prefix: str) -> AsyncIterato
     if request.param == "memory":
         bus: EventBus = MemoryEventBus()
     else:
-        await _require_redis()
+        await require_redis()
         bus = RedisEventBus(REDIS_URL, channel_prefix=prefix)
     try:
         yield bus

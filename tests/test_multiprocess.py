@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as redis
 
 from ledgerdesk.accounts.actions import do_create_agent, do_create_api_token
 from ledgerdesk.accounts.principal import AGENT_SCOPES
@@ -28,30 +27,19 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from tests.conftest import (
     PASSWORD,
+    REDIS_URL,
     LiveServer,
     _create_postgres_database,
     _drop_postgres_database,
-    _unavailable,
+    require_redis,
 )
 from tests.test_realtime import client
-
-REDIS_URL = os.environ.get("LEDGERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _require_redis() -> None:
-    connection = redis.from_url(REDIS_URL)
-    try:
-        await connection.ping()
-    except (OSError, redis.RedisError) as exc:
-        _unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await connection.aclose()
 
 
 async def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -77,7 +65,7 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    await _require_redis()
+    await require_redis()
     name, url = await _create_postgres_database()
     processes: list[subprocess.Popen[bytes]] = []
     try:

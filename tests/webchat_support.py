@@ -14,6 +14,7 @@ from ledgerdesk.channels.webchat.identity import user_hash
 from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.server.state import AppState
+from tests.api_support import assert_error as assert_api_error
 from tests.conftest import World
 
 SITE = "https://harbor.example"
@@ -117,11 +118,6 @@ def pdf_bytes() -> bytes:
 
 
 def assert_error(response: httpx.Response, status: int, *words: str) -> dict[str, Any]:
-    """A 4xx in the project's JSON error shape, whose message says what is wrong."""
-    assert response.status_code == status, response.text
+    """The project's JSON error shape (see api_support), served as JSON to the widget."""
     assert response.headers["content-type"].startswith("application/json")
-    error: dict[str, Any] = response.json()["error"]
-    assert set(error) == {"code", "message", "details"}
-    for word in words:
-        assert word in error["message"], (word, error["message"])
-    return error
+    return assert_api_error(response, status, *words)
