@@ -196,25 +196,6 @@ async def do_add_team_member(
         )
 
 
-async def do_remove_team_member(
-    uow: UnitOfWork, *, actor: Principal, team: Team, agent: Agent
-) -> None:
-    actor.require_admin()
-    await uow.session.execute(
-        delete(TeamMembership).where(
-            TeamMembership.team_id == team.id, TeamMembership.agent_id == agent.id
-        )
-    )
-    do_record_audit(
-        uow,
-        agent_id=actor.agent_id,
-        action="team.member_removed",
-        object_type="team",
-        object_id=team.id,
-        detail={"agent_id": agent.id},
-    )
-
-
 # Login -------------------------------------------------------------------
 
 
@@ -516,16 +497,4 @@ async def do_revoke_api_token(uow: UnitOfWork, *, actor: Principal, token_id: in
 async def do_touch_token(uow: UnitOfWork, token_id: int) -> None:
     await uow.session.execute(
         update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=datetime.now(UTC))
-    )
-
-
-async def do_change_password(uow: UnitOfWork, *, agent: Agent, current: str, new: str) -> None:
-    if not verify_password(agent.password_hash, current):
-        raise InvalidInput("the current password is wrong")
-    _check_password_strength(new, agent.email)
-    agent.password_hash = hash_password(new)
-    await uow.session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
-    uow.emit(ACCOUNTS_CHANGED)
-    do_record_audit(
-        uow, agent_id=agent.id, action="password.changed", object_type="agent", object_id=agent.id
     )

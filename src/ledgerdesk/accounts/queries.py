@@ -58,16 +58,6 @@ async def team_ids_of(session: AsyncSession, agent_id: int) -> set[int]:
     return set(result.scalars())
 
 
-async def team_members(session: AsyncSession, team_id: int) -> list[Agent]:
-    result = await session.execute(
-        select(Agent)
-        .join(TeamMembership, TeamMembership.agent_id == Agent.id)
-        .where(TeamMembership.team_id == team_id)
-        .order_by(Agent.name)
-    )
-    return list(result.scalars())
-
-
 async def hidden_team_ids(session: AsyncSession, agent: Agent) -> set[int]:
     """Private teams whose conversations this agent may not see."""
     if agent.is_supervisor:

@@ -61,8 +61,3 @@ class SecretBox:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("stored secret cannot be decrypted with this server key") from exc
-
-
-def sign(server_secret: str, purpose: str, message: str) -> str:
-    mac = hmac.new(f"{purpose}:{server_secret}".encode(), message.encode(), hashlib.sha256)
-    return mac.hexdigest()

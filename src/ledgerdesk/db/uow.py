@@ -1,7 +1,7 @@
 """Unit of work: one transaction, plus what must happen only after it commits.
 
 Actions (``do_*``) stage rows and events on a unit of work; the caller commits
-once. Events are published and jobs kicked only after the commit succeeded, so
+once. Events are published only after the commit succeeded, so
 nobody is ever told about a change that was rolled back.
 """
 
@@ -18,7 +18,6 @@ from ledgerdesk.events.bus import Event, EventBus
 
 log = logging.getLogger(__name__)
 
-AfterCommit = Callable[[], Awaitable[None]]
 BeforeCommit = Callable[["UnitOfWork"], Awaitable[None]]
 
 
@@ -27,7 +26,6 @@ class UnitOfWork:
         self.session = session
         self.bus = bus
         self._events: list[Event] = []
-        self._after_commit: list[AfterCommit] = []
         self._before_commit: dict[str, BeforeCommit] = {}
         self._staged: dict[str, list[Any]] = {}
 
@@ -43,9 +41,6 @@ class UnitOfWork:
     def emit(self, event: Event) -> None:
         self._events.append(event)
 
-    def after_commit(self, callback: AfterCommit) -> None:
-        self._after_commit.append(callback)
-
     async def commit(self) -> None:
         hooks, self._before_commit = self._before_commit, {}
         for hook in hooks.values():
@@ -53,22 +48,15 @@ class UnitOfWork:
         self._staged.clear()
         await self.session.commit()
         events, self._events = self._events, []
-        callbacks, self._after_commit = self._after_commit, []
         if self.bus is not None:
             for event in events:
                 try:
                     await self.bus.publish(event)
                 except Exception:  # the change is committed; a lost notification is logged
                     log.exception("publishing %s failed", event.kind)
-        for callback in callbacks:
-            try:
-                await callback()
-            except Exception:
-                log.exception("after-commit callback failed")
 
     async def rollback(self) -> None:
         self._events.clear()
-        self._after_commit.clear()
         self._before_commit.clear()
         self._staged.clear()
         await self.session.rollback()
