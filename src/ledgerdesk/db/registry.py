@@ -6,6 +6,7 @@ from ledgerdesk.channels.webchat import models as webchat_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
+from ledgerdesk.knowledge import models as knowledge_models
 from ledgerdesk.realtime import models as realtime_models
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "audit_models",
     "conversations_models",
     "customers_models",
+    "knowledge_models",
     "realtime_models",
     "webchat_models",
 ]
