@@ -24,6 +24,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
+from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
@@ -77,7 +78,11 @@ def create_app(
                     await state.bus.start()
             except TimeoutError:
                 log.error("Redis did not answer within 10 s; continuing, it keeps retrying")
+        # The embedded job worker (docs/jobs.md); stopped before the database closes.
+        job_runner = await start_server_worker(state.settings, state.db, state.bus)
         yield
+        if job_runner is not None:
+            await job_runner.stop()
         await state.drain()
         await state.bus.close()
         await state.db.dispose()

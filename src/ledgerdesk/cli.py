@@ -79,6 +79,18 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     )
 
 
+@main.command()
+@click.option("--concurrency", default=None, type=click.IntRange(1, 256), help="jobs at once")
+def worker(concurrency: int | None) -> None:
+    """Run durable jobs (SQL or Redis queue, per LEDGERDESK_JOB_QUEUE) until stopped."""
+    from ledgerdesk.jobs.service import run_worker_process
+
+    settings = _settings_or_exit()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"job_concurrency": concurrency})
+    asyncio.run(run_worker_process(settings))
+
+
 @main.command("create-admin")
 @click.option("--email", required=True)
 @click.option("--name", default="Administrator")

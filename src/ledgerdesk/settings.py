@@ -72,6 +72,26 @@ class Settings(BaseSettings):
     # How long a visitor's token (kept in the browser's localStorage) stays valid.
     widget_token_days: Annotated[int, Field(ge=1, le=3650)] = 180
 
+    # Durable jobs (docs/jobs.md). "sql": workers claim rows from the database;
+    # "redis": a relay hands them to a saq queue on LEDGERDESK_REDIS_URL.
+    job_queue: Literal["sql", "redis"] = "sql"
+    # Run a worker inside `ledgerdesk serve`; set false when `ledgerdesk worker` runs them.
+    job_worker_in_server: bool = True
+    job_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    # The longest an idle worker sleeps; new jobs wake it at once through the bus.
+    job_poll_seconds: Annotated[float, Field(ge=0.01, le=300)] = 5.0
+    # A running job's lease, renewed while it runs; a dead worker's jobs rerun after it.
+    job_lease_seconds: Annotated[float, Field(ge=0.5, le=3600)] = 60.0
+    job_retry_base_seconds: Annotated[float, Field(ge=0, le=86_400)] = 10.0
+    job_retry_max_seconds: Annotated[float, Field(ge=0, le=7 * 86_400)] = 3600.0
+    job_shutdown_grace_seconds: Annotated[float, Field(ge=0, le=600)] = 10.0
+    # Extra modules holding @job_handler functions (ledgerdesk.*.tasks are found alone).
+    job_modules: Annotated[tuple[str, ...], NoDecode] = ()
+    job_retention_days: Annotated[int, Field(ge=1, le=3650)] = 14
+    job_dead_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Real-time stream entries older than this are deleted (clients resume from newer ones).
+    stream_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
     @field_validator("public_url")
     @classmethod
     def _public_url_has_scheme(cls, value: str) -> str:
@@ -92,6 +112,24 @@ class Settings(BaseSettings):
             if domain and domain not in domains:
                 domains.append(domain)
         return tuple(domains)
+
+    @field_validator("job_modules", mode="before")
+    @classmethod
+    def _split_job_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            for name in value:
+                if not re.fullmatch(r"[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*", str(name)):
+                    raise ValueError(f"{name!r} is not a Python module name")
+            return tuple(str(name) for name in value)
+        return value
+
+    @model_validator(mode="after")
+    def _redis_job_queue_needs_redis(self) -> Settings:
+        if self.job_queue == "redis" and self.redis_url is None:
+            raise ValueError("LEDGERDESK_JOB_QUEUE=redis needs LEDGERDESK_REDIS_URL")
+        return self
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:

@@ -6,6 +6,7 @@ from ledgerdesk.channels.webchat import models as webchat_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
+from ledgerdesk.jobs import models as jobs_models
 from ledgerdesk.knowledge import models as knowledge_models
 from ledgerdesk.realtime import models as realtime_models
 
@@ -15,6 +16,7 @@ __all__ = [
     "audit_models",
     "conversations_models",
     "customers_models",
+    "jobs_models",
     "knowledge_models",
     "realtime_models",
     "webchat_models",
