@@ -1,0 +1,1 @@
+"""SLA: business calendars, policies, clocks on conversations, and the sweep."""
