@@ -145,5 +145,11 @@ def demo(if_empty: bool) -> None:
         click.echo(credentials_file.read_text().rstrip())
 
 
+# Cheap to import: the detectors load when a safety command runs.
+from ledgerdesk.safety.cli import safety as _safety_commands  # noqa: E402
+
+main.add_command(_safety_commands)
+
+
 if __name__ == "__main__":
     main()
