@@ -26,6 +26,7 @@ from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
 from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.realtime import api as realtime_api
+from ledgerdesk.safety import api as safety_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(api)
     app.include_router(realtime_api.router)
     webchat_api.install(app)
+    safety_api.install(app, state)  # /verify, /admin/safety, the reply signing key
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

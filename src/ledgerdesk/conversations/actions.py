@@ -43,6 +43,8 @@ from ledgerdesk.realtime.payloads import (
     customer_conversation_payload,
     message_payload,
 )
+from ledgerdesk.safety.actions import do_sign_reply
+from ledgerdesk.safety.queries import code_for_customer_copy
 
 CHANNELS = ("webchat", "email", "telegram", "discord", "api")
 MAX_TAGS = 50
@@ -408,8 +410,13 @@ async def do_add_message(
             )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
+    # Safety (safety/actions.py, safety/queries.py): sign a platform-written public reply;
+    # the customer's copy shows their anti-phishing code.
+    await do_sign_reply(uow, message, actor)
+    code = await code_for_customer_copy(uow.session, message, conversation.customer_id)
     payload = {"message": message_payload(message)}
-    _announce(uow, conversation, "message.created", payload, None if internal else payload)
+    customer_copy = {"message": message_payload(message, anti_phishing_code=code)}
+    _announce(uow, conversation, "message.created", payload, None if internal else customer_copy)
     return message, True
 
 

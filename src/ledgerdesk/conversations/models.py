@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerdesk.db.base import Base, UTCDateTime, utcnow
-from ledgerdesk.db.types import BigIntId, JSONType
+from ledgerdesk.db.types import BigIntId, JSONType, NullableJSONType
 
 
 class Inbox(Base):
@@ -55,6 +55,8 @@ class Conversation(Base):
     # actions, so showing a conversation or a page of them needs no second query.
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Safety (migration 0007): what the scanner found in this conversation's messages.
+    risk_flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -91,6 +93,12 @@ class Message(Base):
     channel_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Safety (migration 0007): an agent's public reply carries its Ed25519 signature
+    # token (safety/signing.py) and the key's id; safety_flags lists the kinds of what
+    # the scanner found (None: not scanned).
+    signature: Mapped[str | None] = mapped_column(String(2000), default=None)
+    signing_key_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    safety_flags: Mapped[list[str] | None] = mapped_column(NullableJSONType, default=None)
 
 
 class ConversationEvent(Base):

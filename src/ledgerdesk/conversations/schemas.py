@@ -96,6 +96,10 @@ class MessageOut(BaseModel):
     channel_message_id: str | None
     attachments: list[dict[str, Any]]
     created_at: datetime
+    # Safety: the reply's signature token (safety/signing.py) and what the scanner found.
+    signature: str | None = None
+    signing_key_id: str | None = None
+    safety_flags: list[str] | None = None
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
@@ -111,6 +115,9 @@ class MessageOut(BaseModel):
             channel_message_id=message.channel_message_id,
             attachments=message.attachments,
             created_at=message.created_at,
+            signature=message.signature,
+            signing_key_id=message.signing_key_id,
+            safety_flags=message.safety_flags,
         )
 
 
@@ -129,6 +136,8 @@ class ConversationOut(BaseModel):
     tags: list[str]
     custom_fields: dict[str, Any]
     message_count: int
+    # Safety: kinds of risk found in this conversation (seed phrase, scam script...).
+    risk_flags: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None
@@ -152,6 +161,7 @@ class ConversationOut(BaseModel):
             tags=conversation.tags,
             custom_fields=conversation.custom_fields,
             message_count=conversation.message_count,
+            risk_flags=conversation.risk_flags or [],
             created_at=conversation.created_at,
             updated_at=conversation.updated_at,
             last_message_at=conversation.last_message_at,

@@ -39,6 +39,9 @@ class Customer(Base):
         ForeignKey("customers.id"), default=None, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Safety (migration 0007): a code the customer chose; every message the platform
+    # sends them shows it, so a message without it is not from us.
+    anti_phishing_code: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class CustomerIdentity(Base):

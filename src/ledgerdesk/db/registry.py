@@ -9,6 +9,7 @@ from ledgerdesk.db.base import Base
 from ledgerdesk.jobs import models as jobs_models
 from ledgerdesk.knowledge import models as knowledge_models
 from ledgerdesk.realtime import models as realtime_models
+from ledgerdesk.safety import models as safety_models
 from ledgerdesk.sla import models as sla_models
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "jobs_models",
     "knowledge_models",
     "realtime_models",
+    "safety_models",
     "sla_models",
     "webchat_models",
 ]

@@ -7,7 +7,8 @@ from typing import Any
 from ledgerdesk.conversations.models import Conversation, Message
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+def message_payload(message: Message, *, anti_phishing_code: str | None = None) -> dict[str, Any]:
+    """``anti_phishing_code`` only in the customer's copy of platform-written messages."""
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -21,6 +22,10 @@ def message_payload(message: Message) -> dict[str, Any]:
         "client_id": message.channel_message_id,
         "attachments": message.attachments,
         "created_at": message.created_at.isoformat(),
+        # Safety: the Ed25519 signature token of an agent's reply (safety/signing.py).
+        "signature": message.signature,
+        "signing_key_id": message.signing_key_id,
+        "anti_phishing_code": anti_phishing_code,
     }
 
 

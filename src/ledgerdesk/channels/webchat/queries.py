@@ -22,6 +22,8 @@ from ledgerdesk.conversations.models import Conversation, Inbox, Message
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.errors import InvalidInput, NotFound, PermissionDenied
 from ledgerdesk.realtime.payloads import customer_conversation_payload, message_payload
+from ledgerdesk.safety.actions import PLATFORM_AUTHORS
+from ledgerdesk.safety.queries import anti_phishing_code_of
 
 CHANNEL = "webchat"
 # An agent counts as online with an open console or real-time connection seen this recently.
@@ -77,6 +79,8 @@ async def visitor_snapshot(session: AsyncSession, customer_id: int) -> list[dict
         )
     ).scalars()
     snapshot = []
+    # Safety: platform-written messages show the customer's anti-phishing code.
+    code = await anti_phishing_code_of(session, customer_id)
     for conversation in conversations:
         newest = (
             await session.execute(
@@ -93,7 +97,15 @@ async def visitor_snapshot(session: AsyncSession, customer_id: int) -> list[dict
         snapshot.append(
             {
                 **customer_conversation_payload(conversation),
-                "messages": [message_payload(message) for message in messages],
+                "messages": [
+                    message_payload(
+                        message,
+                        anti_phishing_code=(
+                            code if message.author_kind in PLATFORM_AUTHORS else None
+                        ),
+                    )
+                    for message in messages
+                ],
             }
         )
     return snapshot

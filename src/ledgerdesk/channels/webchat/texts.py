@@ -40,6 +40,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "file_size": "A file can be at most {mb} MB.",
         "upload_failed": "The file could not be sent: {reason}",
         "closed": "This conversation is closed. Write to start a new one.",
+        "verified": "Verified",
+        "verified_hint": (
+            "Signed by our support team. Click to copy it with its signature and check it at"
+        ),
     },
     "zh-Hans": {
         "title": "在线客服",
@@ -67,6 +71,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "file_size": "文件最大 {mb} MB。",
         "upload_failed": "文件未能发送：{reason}",
         "closed": "此会话已关闭。发送消息即可开始新的会话。",
+        "verified": "已验证",
+        "verified_hint": "由我们的客服签名。点击复制此消息及其签名，并在此页面核验：",
     },
 }
 

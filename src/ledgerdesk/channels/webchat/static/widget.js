@@ -84,7 +84,8 @@
     "textarea{flex:1;resize:none;height:40px;max-height:120px;padding:8px;border:1px solid #ccd;border-radius:8px}" +
     "button.go,.offline button{padding:8px 12px;border:0;border-radius:8px;background:#1f5eff;color:#fff;cursor:pointer}" +
     ".clip{padding:8px;border:1px solid #ccd;border-radius:8px;background:#fff;cursor:pointer}" +
-    ".note{padding:4px 12px;color:#b00020;font-size:12px}.note:empty{display:none}";
+    ".note{padding:4px 12px;color:#b00020;font-size:12px}.note:empty{display:none}" +
+    ".ok{display:block;margin-top:4px;padding:0;border:0;background:none;color:#1f8a4c;font-size:11px;cursor:pointer}";
   var launch = el("button", "launch", "💬"), dot = el("span", "dot");
   launch.setAttribute("aria-label", T.open);
   launch.appendChild(dot);
@@ -290,6 +291,7 @@
     } else {
       var who = m.author_kind === "customer" ? "mine" : m.author_kind === "system" ? "system" : "";
       node = render(m.body, m.attachments, who);
+      if (m.signature) badge(node, m);
       if (m.author_kind === "agent") typing.textContent = "";
       if (m.author_kind === "customer") node.tick.textContent = texts.delivered;
       if (!quiet && !open && m.author_kind !== "customer") dot.style.display = "block";
@@ -308,6 +310,17 @@
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
     return node;
+  }
+
+  // A signed reply: a badge with the visitor's anti-phishing code; a click copies the
+  // message and its signature, to be checked on the verify page.
+  function badge(node, m) {
+    var b = el("button", "ok", "✓ " + texts.verified + (m.anti_phishing_code ? " · " + m.anti_phishing_code : ""));
+    b.title = texts.verified_hint + " " + BASE + "/verify";
+    b.onclick = function () {
+      if (navigator.clipboard) navigator.clipboard.writeText(m.body + "\n\nSignature: " + m.signature);
+    };
+    node.appendChild(b);
   }
 
   function attachment(a) {

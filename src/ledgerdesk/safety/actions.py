@@ -1,0 +1,290 @@
+"""Every change of verified support: official channels, the denylist, signing keys,
+signatures on replies and customers' anti-phishing codes.
+
+Admin changes are audited; denylist changes announce ``safety.denylist_changed``
+after the commit so every process drops its cached copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from ledgerdesk.accounts.models import Agent
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.conversations.models import Message
+from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
+from ledgerdesk.safety import keyring
+from ledgerdesk.safety.denylist import DENYLIST_CHANGED, normalise_denylist_value
+from ledgerdesk.safety.models import (
+    ChannelKind,
+    DenylistEntry,
+    DenylistKind,
+    OfficialChannel,
+    SigningKey,
+)
+from ledgerdesk.safety.signing import (
+    generate_private_key,
+    new_key_id,
+    public_key_text,
+    sign_message,
+)
+from ledgerdesk.safety.verify import NotUnderstood, normalise_channel
+
+log = logging.getLogger(__name__)
+
+# Who writes for the platform: their public messages are signed and show the code.
+PLATFORM_AUTHORS = ("agent", "assistant")
+ASSISTANT_NAME = "AI assistant"
+ANTI_PHISHING_MIN, ANTI_PHISHING_MAX = 4, 20
+
+
+# Official channels -------------------------------------------------------------
+
+
+async def do_add_official_channel(
+    uow: UnitOfWork, *, actor: Principal, kind: str, value: str, note: str = ""
+) -> OfficialChannel:
+    admin = actor.require_admin()
+    if kind not in set(ChannelKind):
+        raise InvalidInput(f"kind must be one of: {', '.join(ChannelKind)}")
+    try:
+        normal = normalise_channel(kind, value)
+    except NotUnderstood as exc:
+        raise InvalidInput(str(exc)) from None
+    existing = await uow.session.execute(
+        select(OfficialChannel.id).where(
+            OfficialChannel.kind == kind, OfficialChannel.value == normal
+        )
+    )
+    if existing.first() is not None:
+        raise Conflict(f"{normal} is already an official {kind} channel")
+    channel = OfficialChannel(kind=kind, value=normal, note=note.strip(), created_by_id=admin.id)
+    uow.session.add(channel)
+    await uow.session.flush()
+    do_record_audit(
+        uow,
+        agent_id=admin.id,
+        action="official_channel.added",
+        object_type="official_channel",
+        object_id=channel.id,
+        detail={"kind": kind, "value": normal, "note": channel.note},
+        ip=actor.ip,
+    )
+    return channel
+
+
+async def do_remove_official_channel(
+    uow: UnitOfWork, *, actor: Principal, channel: OfficialChannel
+) -> None:
+    admin = actor.require_admin()
+    do_record_audit(
+        uow,
+        agent_id=admin.id,
+        action="official_channel.removed",
+        object_type="official_channel",
+        object_id=channel.id,
+        detail={"kind": channel.kind, "value": channel.value},
+        ip=actor.ip,
+    )
+    await uow.session.delete(channel)
+
+
+# The denylist ------------------------------------------------------------------
+
+
+async def do_add_denylist_entry(
+    uow: UnitOfWork, *, actor: Principal, kind: str, value: str, note: str = ""
+) -> DenylistEntry:
+    admin = actor.require_admin()
+    if kind not in set(DenylistKind):
+        raise InvalidInput(f"kind must be one of: {', '.join(DenylistKind)}")
+    try:
+        normal = normalise_denylist_value(kind, value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    existing = await uow.session.execute(
+        select(DenylistEntry.id).where(DenylistEntry.kind == kind, DenylistEntry.value == normal)
+    )
+    if existing.first() is not None:
+        raise Conflict(f"{normal} is already on the denylist")
+    entry = DenylistEntry(kind=kind, value=normal, note=note.strip(), created_by_id=admin.id)
+    uow.session.add(entry)
+    await uow.session.flush()
+    do_record_audit(
+        uow,
+        agent_id=admin.id,
+        action="denylist.added",
+        object_type="denylist_entry",
+        object_id=entry.id,
+        detail={"kind": kind, "value": normal, "note": entry.note},
+        ip=actor.ip,
+    )
+    uow.emit(DENYLIST_CHANGED)
+    return entry
+
+
+async def do_remove_denylist_entry(
+    uow: UnitOfWork, *, actor: Principal, entry: DenylistEntry
+) -> None:
+    admin = actor.require_admin()
+    do_record_audit(
+        uow,
+        agent_id=admin.id,
+        action="denylist.removed",
+        object_type="denylist_entry",
+        object_id=entry.id,
+        detail={"kind": entry.kind, "value": entry.value},
+        ip=actor.ip,
+    )
+    await uow.session.delete(entry)
+    uow.emit(DENYLIST_CHANGED)
+
+
+# Signing keys and signatures ------------------------------------------------------
+
+
+async def _create_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
+    private = generate_private_key()
+    row = SigningKey(
+        key_id=new_key_id(),
+        public_key=public_key_text(private),
+        private_key_encrypted=keyring.encrypt_private_key(box, private),
+        created_at=datetime.now(UTC),
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    return row
+
+
+async def _active_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
+    """The newest unretired key, made on first use.
+
+    Two processes may both make the first key at once; both stay valid for
+    verification and the newest signs from then on. A key this server key cannot
+    decrypt (LEDGERDESK_SECRET_KEY was changed) is retired and replaced.
+    """
+    found = await uow.session.execute(
+        select(SigningKey)
+        .where(SigningKey.retired_at.is_(None))
+        .order_by(SigningKey.created_at.desc(), SigningKey.key_id.desc())
+        .limit(1)
+    )
+    row = found.scalar_one_or_none()
+    if row is not None:
+        try:
+            keyring.private_key_of(box, row)
+            return row
+        except ValueError:
+            log.warning(
+                "signing key %s cannot be decrypted with this server key; retiring it and "
+                "making a new one (its signatures still verify)",
+                row.key_id,
+            )
+            row.retired_at = datetime.now(UTC)
+    return await _create_signing_key(uow, box)
+
+
+async def do_rotate_signing_key(uow: UnitOfWork, *, actor: Principal, box: SecretBox) -> SigningKey:
+    """Retire the signing keys in use and make a new one; old signatures still verify."""
+    admin = actor.require_admin()
+    now = datetime.now(UTC)
+    active = await uow.session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None)))
+    retired = []
+    for row in active.scalars():
+        row.retired_at = now
+        retired.append(row.key_id)
+    row = await _create_signing_key(uow, box)
+    do_record_audit(
+        uow,
+        agent_id=admin.id,
+        action="signing_key.rotated",
+        object_type="signing_key",
+        object_id=row.key_id,
+        detail={"retired": retired},
+        ip=actor.ip,
+    )
+    return row
+
+
+_warned_unsigned = False
+
+
+async def do_sign_reply(uow: UnitOfWork, message: Message, actor: Principal | None) -> None:
+    """Sign a platform-authored public message (agent or assistant) once it has its id.
+
+    Called by ``conversations.actions.do_add_message``. Without a registered server
+    key (a script that built no app) the message stays unsigned, with one warning.
+    """
+    global _warned_unsigned
+    if message.is_internal or message.author_kind not in PLATFORM_AUTHORS:
+        return
+    box = keyring.signing_box()
+    if box is None:
+        if not _warned_unsigned:
+            log.warning("no signing key is registered in this process; replies stay unsigned")
+            _warned_unsigned = True
+        return
+    if message.author_kind == "assistant":
+        name = ASSISTANT_NAME
+    elif actor is not None and actor.agent is not None:
+        name = actor.agent.name
+    else:
+        agent = await uow.session.get(Agent, message.agent_id) if message.agent_id else None
+        name = agent.name if agent is not None else "Support"
+    row = await _active_signing_key(uow, box)
+    signature = sign_message(
+        keyring.private_key_of(box, row),
+        key_id=row.key_id,
+        conversation=message.conversation_id,
+        message_id=message.id,
+        agent_name=name,
+        created_at=message.created_at,
+        body=message.body,
+    )
+    message.signature = signature.token
+    message.signing_key_id = signature.key_id
+
+
+# Anti-phishing codes ---------------------------------------------------------------
+
+
+def clean_anti_phishing_code(raw: str) -> str:
+    code = unicodedata.normalize("NFC", raw).strip()
+    if not ANTI_PHISHING_MIN <= len(code) <= ANTI_PHISHING_MAX:
+        raise InvalidInput(
+            f"an anti-phishing code has {ANTI_PHISHING_MIN} to {ANTI_PHISHING_MAX} characters"
+        )
+    if not all(char.isalnum() for char in code):
+        raise InvalidInput("an anti-phishing code has only letters and digits (any language)")
+    return code
+
+
+async def do_set_anti_phishing_code(
+    uow: UnitOfWork, *, actor: Principal, code: str | None
+) -> Customer:
+    """The customer chooses (or, with None, removes) the code our messages will show."""
+    if actor.customer_id is None:
+        raise PermissionDenied("only the customer sets their anti-phishing code")
+    actor.require_scope("conversations:write")
+    customer = await uow.session.get(Customer, actor.customer_id)
+    if customer is None:
+        raise PermissionDenied("this token's customer no longer exists")
+    customer.anti_phishing_code = None if code is None else clean_anti_phishing_code(code)
+    # The code itself stays out of the audit log: it is the customer's secret.
+    do_record_audit(
+        uow,
+        agent_id=None,
+        action="customer.anti_phishing_code_set" if code else "customer.anti_phishing_code_cleared",
+        object_type="customer",
+        object_id=customer.id,
+        ip=actor.ip,
+    )
+    return customer
