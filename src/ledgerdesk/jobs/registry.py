@@ -109,6 +109,12 @@ def periodic_job(
     return register
 
 
+def unregister(kind: str) -> None:
+    """Forget a kind's handler and schedule (tests that register their own clean up)."""
+    _handlers.pop(kind, None)
+    _periodic.pop(kind, None)
+
+
 def get_handler(kind: str) -> HandlerSpec | None:
     return _handlers.get(kind)
 

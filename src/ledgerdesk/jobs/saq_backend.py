@@ -23,7 +23,6 @@ import logging
 import math
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
 
 from saq.job import Job as SaqJob
 from saq.queue.redis import RedisQueue
@@ -36,6 +35,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.jobs.actions import WAKE_TOPIC
+from ledgerdesk.jobs.backoff import retry_delay
 from ledgerdesk.jobs.errors import describe_error
 from ledgerdesk.jobs.models import QUEUED, RUNNING, Job
 from ledgerdesk.jobs.registry import DEFAULT_TIMEOUT_SECONDS, get_handler
@@ -44,8 +44,10 @@ from ledgerdesk.jobs.sql_worker import new_worker_id
 from ledgerdesk.jobs.store import (
     claim_one,
     ensure_periodic_jobs,
+    extend_leases,
     finish_done,
     finish_failed,
+    release,
 )
 from ledgerdesk.settings import Settings
 
@@ -205,7 +207,7 @@ class SaqRunner:
                         and_(Job.status == QUEUED, Job.run_at <= cutoff),
                         and_(Job.status == RUNNING, Job.locked_until <= cutoff),
                     ),
-                    Job.relayed_at.is_not(None),
+                    Job.relayed_at <= cutoff,
                 )
                 .values(relayed_at=None)
                 .execution_options(synchronize_session=False)
@@ -227,10 +229,9 @@ class SaqRunner:
             timeout=math.ceil(timeout + self.lease.total_seconds()),
             heartbeat=self._heartbeat,
             retries=max(1, row.max_attempts - row.attempts),
-            retry_delay=self.settings.job_retry_base_seconds,
-            retry_backoff=self.settings.job_retry_max_seconds,
             scheduled=max(0, math.ceil(row.run_at.timestamp())),
-            ttl=3600,
+            # The row is the record: saq forgets a job once it has finished.
+            ttl=-1,
         )
 
     async def _seconds_to_next_due(self, poll: float) -> float:
@@ -258,13 +259,19 @@ class SaqRunner:
             await uow.commit()
         if claimed is None:
             return  # cancelled, finished, or retried by hand meanwhile
-        beat = asyncio.create_task(self._beat(saq_job)) if saq_job is not None else None
+        beat = asyncio.create_task(self._beat(saq_job, claimed.id))
         try:
             error = await run_attempt(claimed, db=self.db, settings=self.settings, bus=self.bus)
+        except asyncio.CancelledError:
+            # The worker is stopping; saq queues the job again. This attempt did not count.
+            with suppress(Exception):
+                async with self.db.writer() as session, UnitOfWork(session) as uow:
+                    await release(uow, claimed, now=utcnow())
+                    await uow.commit()
+            raise
         finally:
-            if beat is not None:
-                beat.cancel()
-                await asyncio.gather(beat, return_exceptions=True)
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
         now = utcnow()
         async with self.db.writer() as session, UnitOfWork(session, self.bus) as uow:
             if error is None:
@@ -272,23 +279,36 @@ class SaqRunner:
                 await uow.commit()
                 return
             message = describe_error(error)
+            delay = 0.0
             retry_at = None
             if claimed.attempt < claimed.max_attempts:
-                # saq draws the actual delay (up to this); the row shows the latest moment.
-                nominal = min(
-                    self.settings.job_retry_max_seconds,
-                    self.settings.job_retry_base_seconds * 2.0 ** min(claimed.attempt - 1, 60),
+                delay = retry_delay(
+                    claimed.attempt,
+                    base=self.settings.job_retry_base_seconds,
+                    cap=self.settings.job_retry_max_seconds,
                 )
-                retry_at = now + timedelta(seconds=nominal)
+                retry_at = now + timedelta(seconds=delay)
             status = await finish_failed(uow, claimed, message, retry_at=retry_at, now=now)
             await uow.commit()
         if status == QUEUED:
+            if saq_job is not None:
+                # saq waits exactly our delay: the same backoff and jitter as the SQL worker.
+                saq_job.retry_delay = delay
+                saq_job.retry_backoff = False
             raise AttemptFailed(message)
 
-    async def _beat(self, saq_job: Any) -> None:
+    async def _beat(self, saq_job: SaqJob | None, job_id: int) -> None:
+        # saq's heartbeat tells its sweeper the job is alive; the row's lease tells
+        # the relay (resend_lost) the same.
         while True:
             await asyncio.sleep(self._heartbeat / 3)
             try:
-                await saq_job.update()
+                if saq_job is not None:
+                    await saq_job.update()
+                async with self.db.writer() as session, UnitOfWork(session) as uow:
+                    await extend_leases(
+                        uow, [job_id], worker_id=self.worker_id, until=utcnow() + self.lease
+                    )
+                    await uow.commit()
             except Exception:
-                log.exception("saq heartbeat failed")
+                log.exception("the heartbeat of job %s failed", job_id)
