@@ -30,6 +30,7 @@ from ledgerdesk.safety import api as safety_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
+from ledgerdesk.sla import api as sla_api
 from ledgerdesk.web import console
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def create_app(
     api.include_router(conversations_api.router)
     api.include_router(customers_api.router)
     api.include_router(accounts_api.router)
+    api.include_router(sla_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
     webchat_api.install(app)

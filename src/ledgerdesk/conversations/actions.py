@@ -45,6 +45,7 @@ from ledgerdesk.realtime.payloads import (
 )
 from ledgerdesk.safety.actions import do_sign_reply
 from ledgerdesk.safety.queries import code_for_customer_copy
+from ledgerdesk.sla.actions import do_sla_on_created, do_sla_on_message, do_sla_on_update
 
 CHANNELS = ("webchat", "email", "telegram", "discord", "api")
 MAX_TAGS = 50
@@ -311,6 +312,7 @@ async def do_create_conversation(
             "tags": clean_tags,
         },
     )
+    await do_sla_on_created(uow, conversation)
     first = {"message": message_payload(message)}
     _announce(uow, conversation, "conversation.created", first, first)
     return conversation, True
@@ -410,6 +412,7 @@ async def do_add_message(
             )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
+    await do_sla_on_message(uow, conversation, message)
     # Safety (safety/actions.py, safety/queries.py): sign a platform-written public reply;
     # the customer's copy shows their anti-phishing code.
     await do_sign_reply(uow, message, actor)
@@ -529,6 +532,7 @@ async def do_update_conversation(
     if "team_id" in changes or "assignee_id" in changes:
         await _check_private_team_assignee(uow, conversation.team_id, conversation.assignee_id)
     if changes:
+        await do_sla_on_update(uow, conversation, changes)
         conversation.updated_at = datetime.now(UTC)
         # The customer hears of status changes only; the rest is the team's business.
         _announce(

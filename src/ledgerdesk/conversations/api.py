@@ -39,6 +39,7 @@ from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.server.deps import Actor, ReadSession, Uow
 from ledgerdesk.server.types import DbId, PathId, Tag
+from ledgerdesk.sla.queries import sla_for
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -97,7 +98,7 @@ async def create_conversation(
     await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
-    return ConversationOut.of(conversation)
+    return ConversationOut.of(conversation, await sla_for(uow.session, actor, conversation.id))
 
 
 @router.get("", response_model=ConversationPage)
@@ -144,7 +145,7 @@ async def get_conversation(
     conversation_id: PathId, actor: Actor, session: ReadSession
 ) -> ConversationOut:
     conversation = await access_conversation(session, actor, conversation_id)
-    return ConversationOut.of(conversation)
+    return ConversationOut.of(conversation, await sla_for(session, actor, conversation.id))
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
@@ -172,7 +173,7 @@ async def update_conversation(
         custom_fields=payload.custom_fields,
     )
     await uow.commit()
-    return ConversationOut.of(conversation)
+    return ConversationOut.of(conversation, await sla_for(uow.session, actor, conversation.id))
 
 
 @router.post(

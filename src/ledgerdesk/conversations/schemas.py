@@ -19,6 +19,7 @@ from ledgerdesk.server.types import (
     ShortText,
     Tag,
 )
+from ledgerdesk.sla.schemas import SlaClockOut
 
 Channel = Literal["webchat", "email", "telegram", "discord", "api"]
 
@@ -143,9 +144,13 @@ class ConversationOut(BaseModel):
     last_message_at: datetime | None
     first_response_at: datetime | None
     solved_at: datetime | None
+    # SLA clocks (sla/): filled where one conversation is shown, empty in lists.
+    sla: list[SlaClockOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, conversation: Conversation) -> ConversationOut:
+    def of(
+        cls, conversation: Conversation, sla: list[SlaClockOut] | None = None
+    ) -> ConversationOut:
         return cls(
             id=conversation.id,
             number=conversation.id,
@@ -167,6 +172,7 @@ class ConversationOut(BaseModel):
             last_message_at=conversation.last_message_at,
             first_response_at=conversation.first_response_at,
             solved_at=conversation.solved_at,
+            sla=sla or [],
         )
 
 

@@ -92,7 +92,7 @@ async def sla_states(
         .order_by(ConversationSla.id)
     )
     latest: dict[tuple[int, str], tuple[ConversationSla, str]] = {}
-    for clock, policy_name in found.tuples():
+    for clock, policy_name in found.all():
         latest[(clock.conversation_id, clock.metric)] = (clock, policy_name)
     order = {"first_response": 0, "next_response": 1, "resolution": 2}
     for (conversation_id, _metric), (clock, policy_name) in sorted(
