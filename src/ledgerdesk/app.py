@@ -25,6 +25,8 @@ from ledgerdesk.events.bus import EventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
 from ledgerdesk.jobs.service import start_server_worker
+from ledgerdesk.knowledge import api as knowledge_api
+from ledgerdesk.knowledge import helpcenter
 from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.safety import api as safety_api
 from ledgerdesk.server.errors import install_error_handlers
@@ -62,6 +64,8 @@ def _html_errors(request: Request, exc: Exception) -> Response | None:
     """Console pages answer errors in HTML; the API and the widget's endpoints in JSON."""
     if webchat_api.wants_json(request):
         return None
+    if helpcenter.is_help_page(request):
+        return helpcenter.error_response(request, exc)
     return console.console_error_response(request, exc)
 
 
@@ -110,6 +114,7 @@ def create_app(
     api.include_router(conversations_api.router)
     api.include_router(customers_api.router)
     api.include_router(accounts_api.router)
+    api.include_router(knowledge_api.router)
     api.include_router(sla_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
@@ -120,6 +125,7 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    helpcenter.install(app)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

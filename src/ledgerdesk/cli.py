@@ -145,6 +145,15 @@ def demo(if_empty: bool) -> None:
         click.echo(credentials_file.read_text().rstrip())
 
 
+def _add_domain_commands() -> None:
+    from ledgerdesk.knowledge.cli import kb
+
+    main.add_command(kb)
+
+
+_add_domain_commands()
+
+
 # Cheap to import: the detectors load when a safety command runs.
 from ledgerdesk.safety.cli import safety as _safety_commands  # noqa: E402
 
