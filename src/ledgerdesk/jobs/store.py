@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.jobs.actions import do_enqueue_job
-from ledgerdesk.jobs.models import DEAD, DONE, PENDING_STATUSES, QUEUED, RUNNING, Job
+from ledgerdesk.jobs.models import DEAD, DONE, QUEUED, RUNNING, Job
 from ledgerdesk.jobs.registry import get_periodic, periodic_dedup_key, periodic_jobs
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,12 @@ async def claim_one(
     uow: UnitOfWork, job_id: int, *, worker_id: str, lease: timedelta, now: datetime
 ) -> Claimed | None:
     """Start an attempt of one job (Redis backend: the queue chose it). None when
-    the job is no longer pending (done, dead, cancelled, or gone)."""
+    the job is no longer pending (done, dead, cancelled, gone) or another worker
+    holds a live lease on it (the queue handed it out twice)."""
+    claimable = or_(Job.status == QUEUED, and_(Job.status == RUNNING, Job.locked_until <= now))
     result = await uow.session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(PENDING_STATUSES))
+        .where(Job.id == job_id, claimable)
         .values(
             status=RUNNING,
             attempts=Job.attempts + 1,
