@@ -17,6 +17,7 @@ from typing import Final
 from bip_utils import (
     Base58ChecksumError,
     Base58Decoder,
+    Bech32ChecksumError,
     SegwitBech32Decoder,
     TrxAddrDecoder,
     XrpAddrDecoder,
@@ -259,7 +260,7 @@ def _bech32_finding(match: re.Match[str]) -> Finding:
     network = "bitcoin" if hrp == "bc" else "bitcoin-testnet"
     try:
         version, program = SegwitBech32Decoder.Decode(hrp, value.lower())
-    except ValueError:
+    except (ValueError, Bech32ChecksumError):
         return _address(start, end, value, (network,), valid=False, reason="checksum_failed")
     types = {(0, 20): "p2wpkh", (0, 32): "p2wsh", (1, 32): "p2tr"}
     kind = types.get((version, len(program)), f"witness_v{version}")

@@ -168,35 +168,43 @@ def find_private_keys(text: str, addresses: Collection[str] = ()) -> list[Findin
     if "ciphertext" in lower:
         for start, end in _keystore_spans(text):
             found.append(Finding("keystore", start, end, valid=True))
+    # Every key below is a long run of letters and digits.
+    if _LONG_TOKEN_RE.search(text) is not None:
+        found.extend(_keys(text, addresses))
     if any(trigger in lower for trigger in _SECRET_TRIGGERS):
         for match in _API_SECRET_RE.finditer(text):
-            token = match.group(1)
-            if _mixed(token):
-                found.append(Finding("api_secret", match.start(1), match.end(1), valid=True))
-    if _LONG_TOKEN_RE.search(text) is None:
-        return found  # keys below are all long runs of letters and digits
+            start, end = match.span(1)
+            # "secret key: <hex>" is a private key, found above under that name.
+            if _mixed(match.group(1)) and not any(f.overlaps(start, end) for f in found):
+                found.append(Finding("api_secret", start, end, valid=True))
+    return found
+
+
+def _keys(text: str, addresses: Collection[str]) -> list[Finding]:
+    found: list[Finding] = []
     for match in HEX64_RE.finditer(text):
         reason = classify_hex64(text, match.start(), match.end(), addresses)
         if reason is not None:
             found.append(
                 Finding("private_key", match.start(), match.end(), valid=True, reason=reason)
             )
-    if len(text) >= 51:  # the shortest of WIF and xprv
-        for match in _WIF_RE.finditer(text):
-            if _wif_ok(match.group()):
-                found.append(Finding("wif_key", match.start(), match.end(), valid=True))
-        for match in _XPRV_RE.finditer(text):
-            ok = _checked_length(match.group()) == 78
-            found.append(
-                Finding(
-                    "extended_private_key",
-                    match.start(),
-                    match.end(),
-                    valid=ok,
-                    reason=None if ok else "checksum_failed",
-                    detail={"prefix": match.group()[:4]},
-                )
+    if len(text) < 51:  # the shortest of WIF and xprv
+        return found
+    for match in _WIF_RE.finditer(text):
+        if _wif_ok(match.group()):
+            found.append(Finding("wif_key", match.start(), match.end(), valid=True))
+    for match in _XPRV_RE.finditer(text):
+        ok = _checked_length(match.group()) == 78
+        found.append(
+            Finding(
+                "extended_private_key",
+                match.start(),
+                match.end(),
+                valid=ok,
+                reason=None if ok else "checksum_failed",
+                detail={"prefix": match.group()[:4]},
             )
+        )
     return found
 
 

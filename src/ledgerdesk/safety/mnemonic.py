@@ -293,8 +293,7 @@ def _may_hold_run(words: list[str]) -> bool:
     streak = 0
     hole = False
     for word in words:
-        lower = word.lower()
-        if lower in _TABLE or (len(lower) >= 4 and "\0" + lower[:4] in _TABLE):
+        if _lookup(word):
             streak += 1
             if streak >= MIN_WORDS:
                 return True

@@ -19,6 +19,9 @@ _SEED_NOUNS_EN = (
 )
 _SEED_NOUNS_ZH = r"助记词|助記詞|私钥|私鑰|密钥|密鑰|恢复短语|恢復短語|种子短语|種子|钱包短语"
 
+# Any character of the same sentence ("0.1 ETH" keeps going; ". " ends it).
+_CLAUSE = r"(?:[^.!?\n]|\.(?=\d))"
+
 SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     (
         "asks_for_secret",
@@ -45,10 +48,10 @@ SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
         "verification_deposit",
         re.compile(
             r"verification\s+(?:deposit|fee|payment|amount)|activation\s+(?:fee|deposit)|"
-            r"\b(?:deposit|send|pay|transfer)\s+[^.!?\n]{0,20}?"
+            rf"\b(?:deposit|send|pay|transfer)\s+{_CLAUSE}{{0,20}}?"
             r"(?:\d|\$|usdt|btc|eth|bnb|funds|money|crypto|coins?)"
-            r"[^.!?\n]{0,20}?\bto\s+(?:verify|activate|validate)\b|验证金|驗證金|认证金|認證金|验证费|驗證費|激活费|激活金|"
-            r"先(?:充值|转账|轉帳|打款|付款|存入)[^。！？\n]{0,10}(?:验证|驗證|激活|认证|認證)",
+            rf"{_CLAUSE}{{0,20}}?\bto\s+(?:verify|activate|validate)\b|验证金|驗證金|认证金|認證金|验证费|驗證費|激活费|激活金|"
+            r"先(?:充值|转账|轉帳|打款|付款|存入)[^。！？\n]{0,16}(?:验证|驗證|激活|认证|認證)",
             re.IGNORECASE,
         ),
     ),
@@ -57,7 +60,7 @@ SCRIPTS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
         re.compile(
             r"unfreez(?:e|ing)\s+(?:fee|charge|payment|deposit|tax)|unlock(?:ing)?\s+fee|"
             r"release\s+fee|withdrawal\s+tax|"
-            r"\b(?:pay|deposit|send)\b[^.!?\n]{0,30}?\bto\s+(?:unfreeze|unlock|release)\b|"
+            rf"\b(?:pay|deposit|send)\b{_CLAUSE}{{0,30}}?\bto\s+(?:unfreeze|unlock|release)\b|"
             r"解冻费|解凍費|解冻金|解凍金|解冻[^。！？\n]{0,6}?(?:费|費|保证金|税|稅)|"
             r"(?:缴纳|繳納|支付|交)[^。！？\n]{0,8}?(?:税费|稅費|所得税|保证金)"
             r"[^。！？\n]{0,8}?(?:才能|方可)",
