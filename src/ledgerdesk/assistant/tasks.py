@@ -1,0 +1,55 @@
+"""Jobs of the assistant: compute and store an article's passage vectors.
+
+Run when an article changes (the jobs package calls :func:`embed_article`);
+the index then loads the stored vectors instead of embedding again at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import update
+
+from ledgerdesk.assistant.dense import MODEL_NAME, Embedder, default_embedder, to_bytes
+from ledgerdesk.assistant.passages import split_passages
+from ledgerdesk.assistant.store import doc_of
+from ledgerdesk.db.engine import Database
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.knowledge.models import Article
+
+log = logging.getLogger(__name__)
+
+
+async def embed_article(db: Database, article_id: int, embedder: Embedder | None = None) -> bool:
+    """Store the article's vectors if its version changed; True when it wrote new ones.
+
+    The embedding runs in a thread (it takes a while and must not hold up the
+    event loop), outside any transaction; the write is guarded by the version
+    it was computed from, so an edit made meanwhile is never overwritten with
+    stale vectors (that edit's own job embeds it again).
+    """
+    embedder = embedder or default_embedder()
+    async with db.sessionmaker() as session:
+        article = await session.get(Article, article_id)
+        if article is None:
+            log.info("article %s is gone; nothing to embed", article_id)
+            return False
+        if article.embedded_version == article.version and article.embedding_model == MODEL_NAME:
+            return False
+        version = article.version
+        doc = doc_of(article)
+    texts = [passage.embedding_text(doc.title) for passage in split_passages(doc)]
+    vectors = await asyncio.to_thread(embedder.passages, texts)
+    async with db.writer() as session, UnitOfWork(session) as uow:
+        result = await uow.session.execute(
+            update(Article)
+            .where(Article.id == article_id, Article.version == version)
+            .values(
+                embedding=to_bytes(vectors),
+                embedding_model=MODEL_NAME,
+                embedded_version=version,
+            )
+        )
+        await uow.commit()
+    return bool(getattr(result, "rowcount", 0))
