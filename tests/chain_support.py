@@ -70,6 +70,7 @@ class Anvil:
     url: str
     process: subprocess.Popen[bytes]
     http: httpx.AsyncClient
+    chain_id: int = ANVIL_CHAIN_ID
     accounts: list[str] = field(default_factory=list)
 
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -95,6 +96,18 @@ class Anvil:
     async def mine(self, blocks: int = 1) -> None:
         await self.rpc("anvil_mine", hex(blocks))
 
+    async def deploy_token(self, symbol: str = "USDT", decimals: int = 6) -> str:
+        """A TestToken whose whole supply belongs to the first account."""
+        return await self.deploy(
+            "TestToken",
+            ["string", "string", "uint8", "uint256"],
+            [f"Test {symbol}", symbol, decimals, 10**9 * 10**decimals],
+        )
+
+    async def transfer_tokens(self, token: str, to: str, amount: int, **tx: Any) -> str:
+        data = call_data("transfer(address,uint256)", ["address", "uint256"], [to, amount])
+        return await self.send(to=token, data=data, **tx)
+
     async def deploy(self, name: str, types: list[str], args: list[Any]) -> str:
         data = contract(name)["bytecode"] + abi_encode(types, args).hex()
         tx_hash = await self.send(data=data, gas=3_000_000)
@@ -104,20 +117,23 @@ class Anvil:
         return address
 
     def network(self, name: str = "anvil", **changes: Any) -> ChainNetwork:
+        return ChainNetwork.model_validate(self.network_config(name, **changes))
+
+    def network_config(self, name: str = "anvil", **changes: Any) -> dict[str, Any]:
         values: dict[str, Any] = {
             "name": name,
             "label": "Local anvil",
             "kind": "evm",
-            "chain_id": ANVIL_CHAIN_ID,
+            "chain_id": self.chain_id,
             "rpc_url": self.url,
             "confirmations": 3,
             "explorer_tx_url": "https://explorer.invalid/tx/{tx}",
         }
         values.update(changes)
-        return ChainNetwork.model_validate(values)
+        return values
 
 
-async def start_anvil() -> AsyncIterator[Anvil]:
+async def start_anvil(chain_id: int = ANVIL_CHAIN_ID) -> AsyncIterator[Anvil]:
     binary = find_anvil()
     if binary is None:
         _unavailable(
@@ -128,13 +144,13 @@ async def start_anvil() -> AsyncIterator[Anvil]:
     port = free_port()
     # Popen returns at once; the waiting below is asynchronous.
     process = subprocess.Popen(  # noqa: S603, ASYNC220 (our own test binary)
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(ANVIL_CHAIN_ID)],
+        [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(timeout=5) as http:
-        anvil = Anvil(url, process, http)
+        anvil = Anvil(url, process, http, chain_id)
         try:
             for _ in range(300):
                 if process.poll() is not None:

@@ -18,6 +18,7 @@ from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
 from ledgerdesk.assistant import api as assistant_api
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
+from ledgerdesk.chain import api as chain_api
 from ledgerdesk.channels.webchat import api as webchat_api
 from ledgerdesk.channels.webchat.runtime import WebchatRuntime
 from ledgerdesk.conversations import api as conversations_api
@@ -119,6 +120,7 @@ def create_app(
     api.include_router(conversations_api.router)
     api.include_router(customers_api.router)
     api.include_router(accounts_api.router)
+    api.include_router(chain_api.router)
     api.include_router(assistant_api.router)
     api.include_router(knowledge_api.router)
     api.include_router(sla_api.router)

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ledgerdesk.chain.networks import ChainNetwork, check_unique_names, parse_networks
+
 ENV_PREFIX = "LEDGERDESK_"
 SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "assistant_llm_api_key")
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     # any other address in a message is plain text behind a phishing warning.
     # Comma-separated; empty means the host of public_url.
     official_domains: Annotated[tuple[str, ...], NoDecode] = ()
+    # Blockchain networks for transaction look-ups (docs/chain.md): a JSON list, or
+    # the path of a JSON file holding one. Empty: no look-ups.
+    chain_networks: Annotated[tuple[ChainNetwork, ...], NoDecode] = ()
 
     # The web chat widget (docs/webchat.md). Rate limits are per process and per minute.
     widget_max_upload_bytes: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = 10 * 1024**2
@@ -117,6 +122,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("chain_networks", mode="before")
+    @classmethod
+    def _parse_chain_networks(cls, value: Any) -> Any:
+        return parse_networks(value)
+
+    @field_validator("chain_networks")
+    @classmethod
+    def _unique_chain_networks(cls, value: tuple[ChainNetwork, ...]) -> tuple[ChainNetwork, ...]:
+        return check_unique_names(value)
 
     @field_validator("official_domains", mode="before")
     @classmethod

@@ -47,6 +47,16 @@ def normalise_txid(raw: str) -> str:
     return text.lower()
 
 
+def normalise_bitcoin_address(raw: str) -> str:
+    """Shape only (the server checks the checksum): bech32 lowercased, base58 as given."""
+    text = raw.strip()
+    if text.lower().startswith(("bc1", "tb1", "bcrt1")) and text in (text.lower(), text.upper()):
+        text = text.lower()  # bech32 is written in one case; lowercase is canonical
+    if not _ADDRESS.fullmatch(text):
+        raise InvalidAddress("that is not a Bitcoin address (1..., 3... or bc1...)")
+    return text
+
+
 class EsploraClient:
     """Looks transactions up on one Bitcoin network through an Esplora server."""
 
@@ -63,6 +73,9 @@ class EsploraClient:
 
     def normalise_tx_hash(self, raw: str) -> str:
         return normalise_txid(raw)
+
+    def normalise_address(self, raw: str) -> str:
+        return normalise_bitcoin_address(raw)
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[httpx.AsyncClient]:

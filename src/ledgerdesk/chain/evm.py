@@ -165,6 +165,9 @@ class EvmChainClient:
     def normalise_tx_hash(self, raw: str) -> str:
         return normalise_evm_tx_hash(raw)
 
+    def normalise_address(self, raw: str) -> str:
+        return normalise_evm_address(raw)
+
     # Connection -----------------------------------------------------------
 
     @asynccontextmanager
@@ -266,7 +269,7 @@ class EvmChainClient:
             )
 
     async def address_summary(self, address: str) -> AddressSummary:
-        checksummed = normalise_evm_address(address)
+        checksummed = self.normalise_address(address)
         network = self._network
         async with self._connect() as w3:
             await self._check_chain(w3)

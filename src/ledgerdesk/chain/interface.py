@@ -158,6 +158,10 @@ class ChainClient(Protocol):
         """The hash in this network's canonical form, or InvalidTxHash saying why not."""
         ...
 
+    def normalise_address(self, raw: str) -> str:
+        """The address in canonical form, or InvalidAddress saying why not."""
+        ...
+
     async def lookup_transaction(self, tx_hash: str) -> TxInfo:
         """Never raises for a missing transaction (status NOT_FOUND); ChainUnavailable
         when the node cannot answer, InvalidTxHash for a malformed hash."""
