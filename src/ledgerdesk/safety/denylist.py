@@ -73,14 +73,14 @@ class DenylistCache:
 
     def get(self, key: Hashable) -> Denylist | None:
         found = self._entries.get(key)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found[0] + self.ttl <= time.monotonic():
             return None
         return found[1]
 
     def put(self, key: Hashable, denylist: Denylist) -> None:
         if len(self._entries) > 100:  # one per database; more means tests, keep it bounded
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, denylist)
+        self._entries[key] = (time.monotonic(), denylist)  # when it was read
 
     def clear(self) -> None:
         self._entries.clear()
