@@ -16,7 +16,7 @@ async def get_job(session: AsyncSession, job_id: int) -> Job | None:
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
-    return {status: count for status, count in rows.tuples()}
+    return {status: int(count) for status, count in rows.all()}
 
 
 async def queue_depth(session: AsyncSession, *, now: datetime) -> int:
