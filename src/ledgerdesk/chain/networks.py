@@ -78,9 +78,10 @@ class ChainNetwork(BaseModel):
     @classmethod
     def _kind_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            symbol, decimals = _DEFAULTS.get(str(data.get("kind", "evm")), ("", 0))
+            # An unknown kind fails on its own; the placeholder keeps its error alone.
+            symbol, decimals = _DEFAULTS.get(str(data.get("kind", "evm")), ("?", 0))
             data = {"native_symbol": symbol, "native_decimals": decimals, **data}
-            data.setdefault("label", data.get("name", ""))
+            data.setdefault("label", data.get("name") or "?")
         return data
 
     @model_validator(mode="after")
