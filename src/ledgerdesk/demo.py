@@ -52,6 +52,9 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.demo_data.conversations import CONVERSATIONS, Script, Step
+from ledgerdesk.knowledge.actions import do_import_bundle
+from ledgerdesk.knowledge.files import read_directory
+from ledgerdesk.safety.demo import seed_verified_support
 from ledgerdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -464,20 +467,42 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             started = datetime.now(UTC)
             cast = await _create_cast(uow, rng, started, admin_password, agent_password)
             await _enable_webchat(uow, cast, settings)
+            # Verified support (safety/demo.py): official channels, denylist, signed replies.
+            box = SecretBox(settings.secret_key_value())
+            await seed_verified_support(uow, cast.agents["admin"], box)
             count = await _create_conversations(uow, cast, rng, started)
+            articles = await _import_help_center(uow)
             await uow.commit()
     finally:
         await db.dispose()
     # Written after the commit, so the file never names accounts that do not exist.
     _write_credentials(credentials_file, settings.public_url, admin_password, agent_password)
     log.info(
-        "demo data created: %d agents, %d customers, %d conversations; logins in %s",
+        "demo data created: %d agents, %d customers, %d conversations, %d help center "
+        "articles; logins in %s",
         len(cast.agents),
         len(cast.customers),
         count,
+        articles,
         credentials_file,
     )
     return True
+
+
+HELP_CENTER_DIR = Path(__file__).parent / "demo_data" / "helpcenter"
+
+
+async def _import_help_center(uow: UnitOfWork, directory: Path = HELP_CENTER_DIR) -> int:
+    """Import the demo help center in the seed's transaction; 0 when the directory is absent.
+
+    A wrong article file fails the whole seed (InvalidInput naming the files), like any
+    other import: a demo with half a help center would hide the mistake.
+    """
+    if not await asyncio.to_thread(directory.is_dir):
+        return 0
+    bundle = await asyncio.to_thread(read_directory, directory)
+    report = await do_import_bundle(uow, actor=None, bundle=bundle)
+    return len(report.created) + len(report.updated) + len(report.unchanged)
 
 
 def _write_credentials(

@@ -6,6 +6,7 @@ command (which imports a knowledge base into a scratch database).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ledgerdesk.db.engine import Database
@@ -24,7 +25,7 @@ async def import_directory(
     Raises InvalidInput listing every problem (per file) when any file is wrong;
     nothing is written then. ``dry_run`` reports what would change and rolls back.
     """
-    bundle = read_directory(directory)
+    bundle = await asyncio.to_thread(read_directory, directory)
     async with db.writer() as session, UnitOfWork(session, bus) as uow:
         report = await do_import_bundle(uow, actor=None, bundle=bundle)
         if dry_run:
@@ -39,4 +40,4 @@ async def export_directory(db: Database, directory: Path) -> list[str]:
     async with db.sessionmaker() as session:
         articles = [article_file(article) for article in await all_articles(session)]
         categories = {c.slug: dict(c.names) for c in await list_categories(session)}
-    return write_directory(directory, articles, categories)
+    return await asyncio.to_thread(write_directory, directory, articles, categories)
