@@ -191,22 +191,32 @@ async def test_the_verify_api_refuses_what_it_cannot_read(client: httpx.AsyncCli
     assert_error(await client.get(f"{API}/verify"), 422)
 
 
-async def test_the_verify_api_is_rate_limited_per_address(
-    client: httpx.AsyncClient, app: object
-) -> None:
-    from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
-
-    app.state.safety.verify_limiter = MemoryRateLimiter(3, 60.0)  # type: ignore[attr-defined]
-    answers = [
-        (await client.get(f"{API}/verify", params={"q": "harbor.example"})).status_code
-        for _ in range(3)
-    ]
+async def test_the_verify_api_is_rate_limited_per_address(db: Database, settings: Settings) -> None:
+    limited = load_settings(
+        environ={},
+        data_dir=settings.data_dir,
+        environment="test",
+        secret_key=settings.secret_key_value(),
+        database_url=settings.database_url_value,
+        verify_per_minute_per_ip=3,
+    )
+    app = create_app(limited, db=db, bus=MemoryEventBus())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answers = [
+            (await client.get(f"{API}/verify", params={"q": "harbor.example"})).status_code
+            for _ in range(3)
+        ]
+        refused = await client.get(f"{API}/verify", params={"q": "harbor.example"})
+        message = await client.post(f"{API}/verify/message", json={"text": "hello"})
+        page = await client.get("/verify", params={"q": "harbor.example"})
+        keys = await client.get(f"{API}/verify/keys")
     assert answers == [200, 200, 200]
-    refused = await client.get(f"{API}/verify", params={"q": "harbor.example"})
     assert_error(refused, 429, "too many")
     assert int(refused.headers["retry-after"]) >= 1
-    message = await client.post(f"{API}/verify/message", json={"text": "hello"})
     assert_error(message, 429)
+    assert page.status_code == 429 and "too many" in page.text
+    assert keys.status_code == 200, "the public keys are not limited"
 
 
 # The page -------------------------------------------------------------------------------

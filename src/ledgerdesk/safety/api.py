@@ -55,7 +55,6 @@ from ledgerdesk.server.state import AppState
 from ledgerdesk.server.types import PathId
 
 router = APIRouter()
-VERIFY_DEFAULT_PER_MINUTE = 30
 
 
 @dataclass
@@ -82,7 +81,7 @@ def install(app: FastAPI, state: AppState) -> None:
     """Routes, the public limiter, the signing key's SecretBox and cache invalidation."""
     from ledgerdesk.safety import console
 
-    per_minute = getattr(state.settings, "verify_per_minute_per_ip", VERIFY_DEFAULT_PER_MINUTE)
+    per_minute = state.settings.verify_per_minute_per_ip
     app.state.safety = SafetyRuntime(MemoryRateLimiter(per_minute, 60.0))
     install_signing_box(state.box)
     denylist_cache.clear()
