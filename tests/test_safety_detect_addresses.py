@@ -10,6 +10,8 @@ import hashlib
 
 import pytest
 from bip_utils import (
+    Base58Alphabets,
+    Base58Encoder,
     Ed25519PrivateKey,
     EthAddrEncoder,
     P2PKHAddrEncoder,
@@ -22,9 +24,19 @@ from bip_utils import (
     TrxAddrEncoder,
     XrpAddrEncoder,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledgerdesk.safety import Finding
-from ledgerdesk.safety.addresses import find_addresses, wrong_network_hints
+from ledgerdesk.safety.addresses import (
+    BITCOIN_ALPHABET,
+    XRP_ALPHABET,
+    b58check_decode,
+    b58decode,
+    find_addresses,
+    segwit_decode,
+    wrong_network_hints,
+)
 
 SECRET = hashlib.sha256(b"addresses").digest()
 PUBLIC = Secp256k1PrivateKey.FromBytes(SECRET).PublicKey()
@@ -153,3 +165,32 @@ def test_no_hint_when_the_message_names_the_right_network_or_both() -> None:
     assert hints(f"USDT TRC-20 to {TRON}") == []
     assert hints(f"I picked TRC20 but the address {TRON} was for ERC20, sorry") == []
     assert hints(f"please check {TRON}") == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([(0, 20), (0, 32), (1, 32), (2, 16)]).flatmap(
+        lambda vl: st.tuples(st.just(vl[0]), st.binary(min_size=vl[1], max_size=vl[1]))
+    ),
+    st.sampled_from(["bc", "tb"]),
+)
+def test_our_segwit_decoder_agrees_with_bip_utils(
+    version_program: tuple[int, bytes], hrp: str
+) -> None:
+    version, program = version_program
+    address = SegwitBech32Encoder.Encode(hrp, version, program)
+    assert segwit_decode(hrp, address) == (version, program)
+    corrupt = address[:-1] + ("q" if address[-1] != "q" else "p")
+    assert segwit_decode(hrp, corrupt) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(min_size=1, max_size=40))
+def test_our_base58check_decoder_agrees_with_bip_utils(payload: bytes) -> None:
+    for alphabet, bip_alphabet in (
+        (BITCOIN_ALPHABET, Base58Alphabets.BITCOIN),
+        (XRP_ALPHABET, Base58Alphabets.RIPPLE),
+    ):
+        encoded = Base58Encoder.CheckEncode(payload, bip_alphabet)
+        assert b58check_decode(encoded, alphabet) == payload
+        assert b58decode(Base58Encoder.Encode(payload, bip_alphabet), alphabet) == payload

@@ -37,7 +37,7 @@ def kinds(text: str, addresses: list[str] | None = None) -> list[str]:
         "私钥：{k}",
         "这是我的私钥 0x{k}",
         "PRIVATE KEY = {k}",
-        "{k} <- this is the key of my hot wallet",
+        "{k} <- this is the private key of my hot wallet",
         "秘钥 {k}",
     ],
 )

@@ -36,9 +36,15 @@ _WIF_RE: Final = re.compile(rf"(?<![0-9A-Za-z])[5KL9c][{_B58}]{{50,51}}(?![0-9A-
 _XPRV_RE: Final = re.compile(
     rf"(?<![0-9A-Za-z])(?:[xyztuvYZUV]prv|Ltpv)[{_B58}]{{100,112}}(?![0-9A-Za-z])"
 )
+# Before a hex string any of these marks a key; after it only the unambiguous ones
+# ("… stopped working, my API key" must not turn a hash into a key).
 _KEY_CONTEXT_RE: Final = re.compile(
     r"priv(?:ate)?[\s_-]*key|privkey|secret[\s_-]*key|私钥|私鑰|密钥|密鑰|秘钥|"
-    r"\bkey\b|\bpk\b|\bwif\b",
+    r"(?<!api )(?<!api)\bkey\b|\bpk\b|\bwif\b",
+    re.IGNORECASE,
+)
+_KEY_AFTER_RE: Final = re.compile(
+    r"priv(?:ate)?[\s_-]*key|privkey|secret[\s_-]*key|私钥|私鑰|密钥|密鑰|秘钥",
     re.IGNORECASE,
 )
 _TX_CONTEXT_RE: Final = re.compile(
@@ -64,14 +70,16 @@ _SECRET_TRIGGERS: Final = ("secret", "passphrase", "密钥", "秘钥", "密鑰")
 _LONG_TOKEN_RE: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{25}")
 
 
-def _nearest(pattern: re.Pattern[str], text: str, start: int, end: int) -> int | None:
-    """Distance from the hex string to the nearest match of ``pattern`` around it."""
+def _nearest(
+    before: re.Pattern[str], after: re.Pattern[str], text: str, start: int, end: int
+) -> int | None:
+    """Distance from the hex string to the nearest context word around it."""
     best: int | None = None
     window_start = max(0, start - _BEFORE)
-    for match in pattern.finditer(text, window_start, start):
+    for match in before.finditer(text, window_start, start):
         distance = start - match.end()
         best = distance if best is None else min(best, distance)
-    for match in pattern.finditer(text, end, min(len(text), end + _AFTER)):
+    for match in after.finditer(text, end, min(len(text), end + _AFTER)):
         distance = match.start() - end
         best = distance if best is None else min(best, distance)
         break
@@ -97,8 +105,8 @@ def classify_hex64(text: str, start: int, end: int, addresses: Collection[str] =
 
     Returns ``"context"`` or ``"derived_address"``.
     """
-    key_distance = _nearest(_KEY_CONTEXT_RE, text, start, end)
-    tx_distance = _nearest(_TX_CONTEXT_RE, text, start, end)
+    key_distance = _nearest(_KEY_CONTEXT_RE, _KEY_AFTER_RE, text, start, end)
+    tx_distance = _nearest(_TX_CONTEXT_RE, _TX_CONTEXT_RE, text, start, end)
     if key_distance is not None and (tx_distance is None or key_distance <= tx_distance):
         return "context"
     if tx_distance is not None or not addresses:

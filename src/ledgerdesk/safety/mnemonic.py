@@ -115,7 +115,10 @@ def _lookup(token: str) -> tuple[_Entry, ...]:
         return found
     # A shortened or mistyped word: its first four letters, if unique in a language.
     if 4 <= len(word) <= 12:
-        return _TABLE.get("\0" + word[:4], ()) or _TABLE.get("\0" + _strip_accents(word)[:4], ())
+        found = _TABLE.get("\0" + word[:4], ())
+        if not found and not word.isascii():
+            found = _TABLE.get("\0" + _strip_accents(word)[:4], ())
+        return found
     return ()
 
 
@@ -181,26 +184,31 @@ def _runs(tokens: list[_Token], gaps_ok: list[bool]) -> Iterator[_Run]:
 def _phrases_in_run(
     indices: list[int | None], exact: list[bool]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Checksum-valid windows, then leftover stretches of 12+ words, as (first, last+1)."""
+    """Checksum-valid stretches, then leftover stretches of 12+ words, as (first, last+1).
+
+    Every checksum-valid window counts, and overlapping ones are merged: a word before
+    the phrase that happens to be in the wordlist can form a valid window shifted by
+    one (1 in 16 for 12 words), and choosing that window alone would leave the
+    phrase's last word in the stored text.
+    """
     n = len(indices)
     taken = [False] * n
-    valid: list[tuple[int, int]] = []
+    windows: list[tuple[int, int]] = []
     for length in PHRASE_LENGTHS:
-        offset = 0
-        while offset + length <= n:
+        for offset in range(n - length + 1):
             window = indices[offset : offset + length]
             known = [i for i in window if i is not None]
-            if (
-                len(known) == length
-                and not any(taken[offset : offset + length])
-                and checksum_ok(known)
-            ):
-                valid.append((offset, offset + length))
-                for k in range(offset, offset + length):
-                    taken[k] = True
-                offset += length
-                continue
-            offset += 1
+            if len(known) == length and checksum_ok(known):
+                windows.append((offset, offset + length))
+    valid: list[tuple[int, int]] = []
+    for first, stop in sorted(windows):
+        if valid and first <= valid[-1][1]:
+            valid[-1] = (valid[-1][0], max(stop, valid[-1][1]))
+        else:
+            valid.append((first, stop))
+    for first, stop in valid:
+        for k in range(first, stop):
+            taken[k] = True
     probable: list[tuple[int, int]] = []
     k = 0
     while k < n:
@@ -214,7 +222,7 @@ def _phrases_in_run(
         if stop - k >= MIN_WORDS and inexact <= 2:
             probable.append((k, stop))
         k = stop
-    return sorted(valid), probable
+    return valid, probable
 
 
 def _tokens_and_gaps(text: str, matches: list[tuple[int, int]]) -> tuple[list[_Token], list[bool]]:
@@ -288,12 +296,23 @@ def _chinese_unseparated(text: str) -> list[Finding]:
     return found
 
 
-def _may_hold_run(words: list[str]) -> bool:
+# Lookup keys (exact words and "\0"-marked four-letter prefixes) for the cheap pre-check.
+_KEYS: Final = frozenset(_TABLE)
+
+
+def _may_hold_run(text: str) -> bool:
     """Cheap necessary condition: 12 wordlist words in a row (one unknown allowed)."""
+    lowered = text.lower()
+    if not lowered.isascii():
+        lowered = unicodedata.normalize("NFC", lowered)
     streak = 0
     hole = False
-    for word in words:
-        if _lookup(word):
+    for word in _WORD_RE.findall(lowered):
+        if (
+            word in _KEYS
+            or ("\0" + word[:4] in _KEYS and len(word) >= 4)
+            or (not word.isascii() and _lookup(word))
+        ):
             streak += 1
             if streak >= MIN_WORDS:
                 return True
@@ -309,7 +328,7 @@ def _may_hold_run(words: list[str]) -> bool:
 def find_mnemonics(text: str) -> list[Finding]:
     """Every seed phrase (valid or probable) in ``text``, as ``mnemonic`` findings."""
     found: list[Finding] = []
-    if _may_hold_run(_WORD_RE.findall(text)):
+    if _may_hold_run(text):
         spans = [m.span() for m in _WORD_RE.finditer(text)]
         tokens, gaps = _tokens_and_gaps(text, spans)
         found.extend(_findings_for(text, tokens, gaps))
