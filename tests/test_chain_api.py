@@ -17,7 +17,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.settings import Settings, load_settings
 from tests.api_support import API, assert_error, bearer
-from tests.chain_support import Anvil, dead_url, start_anvil
+from tests.chain_support import Anvil, call_data, dead_url, start_anvil
 from tests.conftest import PASSWORD
 
 # The chain routes read no table (the database only authenticates, which the other API
@@ -258,6 +258,23 @@ async def test_a_deposit_of_the_wrong_token_is_the_wrong_asset(
 
     assert response.json()["status"] == "wrong_asset"
     assert response.json()["amount_text"] == "1 FAKE"
+
+
+async def test_a_deposit_paid_inside_a_contract_call_goes_to_a_person(
+    client: httpx.AsyncClient, people: People, anvil: Anvil
+) -> None:
+    forwarder = await anvil.deploy("Forwarder", [], [])
+    deposit_address = "0x" + secrets.token_hex(20)
+    data = call_data("forward(address)", ["address"], [deposit_address])
+    tx_hash = await anvil.send(to=forwarder, data=data, value=ETHER)
+
+    response = await client.get(
+        f"{API}/chain/deposit/local/{tx_hash}",
+        params={"address": deposit_address, "token": "native"},
+        headers=people.agent,
+    )
+
+    assert response.json()["status"] == "needs_review", "not a false 'wrong address'"
 
 
 async def test_a_deposit_check_on_a_dead_node_is_a_verdict_for_a_person(

@@ -68,7 +68,7 @@ def usdt_transfer(to: str = DEPOSIT, token: str = USDT, amount: int = 250_500_00
 
 
 def token_tx(*transfers: Transfer, **changes: Any) -> TxInfo:
-    return eth_tx(to_address=USDT, value=0, transfers=transfers, **changes)
+    return eth_tx(to_address=USDT, value=0, transfers=transfers, contract_call=True, **changes)
 
 
 def test_a_deep_enough_deposit_is_credited_in_both_languages() -> None:
@@ -151,12 +151,28 @@ def test_a_payment_to_another_address_is_reported_with_where_it_went() -> None:
     assert STRANGER in verdict.agent_text and "250.5 USDT" in verdict.agent_text
 
 
-def test_a_contract_call_that_paid_no_one_is_a_wrong_address_too() -> None:
+def test_a_transaction_that_moved_nothing_is_a_wrong_address_too() -> None:
     verdict = deposit_verdict(eth_tx(value=0, transfers=()), ETHEREUM, DEPOSIT)
 
     assert verdict.status is DepositStatus.WRONG_ADDRESS
     assert verdict.sent_to == ()
     assert "no funds" in verdict.agent_text
+
+
+def test_a_contract_call_with_nothing_visible_for_the_address_goes_to_a_person() -> None:
+    # A smart-contract wallet paying out: the ether moves inside the call, in no log.
+    wallet = "0x" + "4b" * 20
+    call = eth_tx(to_address=wallet, value=0, transfers=(), contract_call=True)
+
+    for expected in (None, NATIVE):
+        verdict = deposit_verdict(call, ETHEREUM, DEPOSIT, expected)
+        assert verdict.status is DepositStatus.NEEDS_REVIEW
+        assert "smart contract" in verdict.customer_text("en")
+        assert "智能合约" in verdict.customer_text("zh-Hans")
+        assert wallet in verdict.agent_text and "internal transactions" in verdict.agent_text
+    # Token transfers are always in the logs: for a token the answer is certain.
+    token = deposit_verdict(call, ETHEREUM, DEPOSIT, USDT)
+    assert token.status is DepositStatus.WRONG_ADDRESS
 
 
 def test_evm_addresses_match_whatever_their_case() -> None:
@@ -244,7 +260,8 @@ def test_an_unreachable_network_gives_a_verdict_that_hands_over_to_a_person() ->
 @pytest.mark.parametrize(
     "tx",
     [eth_tx(), eth_tx(confirmations=1), eth_tx(TxStatus.PENDING), eth_tx(TxStatus.REVERTED),
-     eth_tx(TxStatus.NOT_FOUND), eth_tx(transfers=()), token_tx(usdt_transfer())],
+     eth_tx(TxStatus.NOT_FOUND), eth_tx(transfers=()), token_tx(usdt_transfer()),
+     eth_tx(transfers=(), contract_call=True)],
 )  # fmt: skip
 def test_every_verdict_has_complete_texts_in_both_languages(tx: TxInfo) -> None:
     verdicts = [deposit_verdict(tx, ETHEREUM, DEPOSIT, NATIVE)]

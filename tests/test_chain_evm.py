@@ -58,6 +58,7 @@ async def test_a_plain_transfer_gains_confirmations_as_blocks_are_mined(
         (info.to_address, 3 * ETHER // 2, None)
     ]
     assert info.explorer_url == f"https://explorer.invalid/tx/{tx_hash}"
+    assert not info.contract_call
 
     await anvil.mine(2)
     deeper = await client.lookup_transaction(tx_hash)
@@ -103,6 +104,7 @@ async def test_an_erc20_transfer_is_decoded_with_the_tokens_symbol_and_decimals(
     assert (transfer.symbol, transfer.decimals) == ("USDT", 6)
     assert transfer.amount_text == "250.5 USDT"
     assert info.transfers == info.token_transfers, "no native value moved"
+    assert info.contract_call
 
 
 async def test_a_token_without_symbol_or_decimals_shows_raw_units(
@@ -160,10 +162,10 @@ async def test_a_pending_transaction_is_pending_until_a_block_includes_it(
 
         pending_token = await client.lookup_transaction(token_tx)
         assert pending_token.status is TxStatus.PENDING
-        # Read from the call data: no receipt (and no symbol lookup) before the block.
+        # Read from the call data: there is no receipt before the block.
         (planned,) = pending_token.token_transfers
         assert planned.to_address.lower() == anvil.accounts[8].lower()
-        assert planned.amount == 5_000_000
+        assert planned.amount_text == "5 USDC"
 
         await anvil.rpc("evm_mine")
         mined = await client.lookup_transaction(token_tx)
@@ -272,3 +274,19 @@ async def test_an_address_with_a_broken_checksum_is_refused(client: EvmChainClie
     typo = "0x5aAeb6053f3E94C9b9A09f33669435E7Ef1BeAed"  # one letter's case flipped
     with pytest.raises(InvalidAddress, match="checksum"):
         await client.address_summary(typo)
+
+
+async def test_ether_paid_inside_a_contract_call_is_not_in_the_transfers(
+    anvil: Anvil, client: EvmChainClient
+) -> None:
+    forwarder = await anvil.deploy("Forwarder", [], [])
+    deposit_address = "0x" + "d3" * 20
+    data = call_data("forward(address)", ["address"], [deposit_address])
+    tx_hash = await anvil.send(to=forwarder, data=data, value=ETHER)
+    balance = await anvil.rpc("eth_getBalance", deposit_address, "latest")
+    assert int(balance, 16) == ETHER, "the ether did arrive"
+
+    info = await client.lookup_transaction(tx_hash)
+
+    assert info.status is TxStatus.SUCCEEDED and info.contract_call
+    assert [t.to_address.lower() for t in info.transfers] == [forwarder.lower()]

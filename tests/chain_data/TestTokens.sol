@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
-// Two small tokens for the chain look-up tests (tests/test_chain_evm.py), compiled once
-// into artifacts.json by build.sh so that CI needs no compiler.
+// Small contracts for the chain look-up tests (tests/test_chain_evm.py), compiled once
+// into artifacts.json by build.mjs so that CI needs no compiler.
 pragma solidity ^0.8.20;
 
 /// A plain ERC-20 with metadata, like a USDT on a local chain.
@@ -66,5 +66,14 @@ contract BareToken {
         balanceOf[to] += value;
         emit Transfer(msg.sender, to, value);
         return true;
+    }
+}
+
+/// Pays ether on inside a call, as smart-contract wallets and batch payouts do: the
+/// payment is in no receipt log.
+contract Forwarder {
+    function forward(address payable to) external payable {
+        (bool ok, ) = to.call{value: msg.value}("");
+        require(ok, "forward failed");
     }
 }

@@ -28,6 +28,9 @@ class DepositStatus(StrEnum):
     NOT_FOUND = "not_found"  # not on this network (maybe on another)
     WRONG_ADDRESS = "wrong_address"  # nothing arrived at the deposit address
     WRONG_ASSET = "wrong_asset"  # something arrived, but not the expected coin or token
+    # A contract call with nothing visible to the address: coins moved inside a call
+    # (a smart-contract wallet, a batch payout) are in no receipt, so a person checks.
+    NEEDS_REVIEW = "needs_review"
     UNAVAILABLE = "unavailable"  # the network could not be asked just now
 
 
@@ -167,6 +170,14 @@ def deposit_verdict(
         )
     if tx.status is TxStatus.REVERTED:
         return _verdict(DepositStatus.FAILED, base, label=label, block=tx.block_number)
+    if not to_us and tx.contract_call and expected_token in (None, NATIVE):
+        return _verdict(
+            DepositStatus.NEEDS_REVIEW,
+            base,
+            label=label,
+            expected=expected_address.strip(),
+            contract=tx.to_address or "?",
+        )
     if not to_us:
         sent_to = tuple(dict.fromkeys(t.to_address for t in transfers))
         paid = (
@@ -302,6 +313,13 @@ _CUSTOMER: dict[DepositStatus, dict[str, str]] = {
         "zh-Hans": "这笔交易向您的充值地址转入了 {amount}，但该地址仅用于 {asset} 充值，"
         "因此不会自动入账。请不要重复发送；请在此回复，我们的团队会协助您找回。",
     },
+    DepositStatus.NEEDS_REVIEW: {
+        "en": "This transaction on {network} went through a smart contract, so we cannot "
+        "confirm the deposit automatically. A member of our team will check it and reply "
+        "here.",
+        "zh-Hans": "这笔 {network} 交易经由智能合约执行，我们无法自动确认这笔充值。"
+        "我们的工作人员会进行核查，并在此回复您。",
+    },
     DepositStatus.UNAVAILABLE: {
         "en": "We cannot check {network} right now. A member of our team will look into "
         "your deposit shortly.",
@@ -338,6 +356,9 @@ _AGENT: dict[DepositStatus, str] = {
     " {expected}.{paid}",
     DepositStatus.WRONG_ASSET: "Wrong asset: {tx} on {network} sent {amount} to the deposit"
     " address, which takes {asset}. Needs a manual recovery.",
+    DepositStatus.NEEDS_REVIEW: "Review: {tx} on {network} called the contract {contract};"
+    " its receipt shows nothing paid to {expected}, but a native-coin payment made inside"
+    " the call would not show. Check the explorer's internal transactions.",
     DepositStatus.UNAVAILABLE: "Unavailable: {network} cannot be asked now ({reason})."
     " Check {tx} on an explorer or try again later.",
 }

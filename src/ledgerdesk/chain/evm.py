@@ -114,11 +114,12 @@ def decode_transfer_call(sender: str, token: str | None, call_data: Any) -> Tran
     if token is None:
         return None
     if data.startswith(TRANSFER_SELECTOR) and len(data) == 8 + 64 * 2:
-        source, recipient, amount = sender, data[8:72], data[72:136]
         return Transfer(
-            token=token, from_address=source, to_address=_word_address(recipient),
-            amount=int(amount, 16),
-        )  # fmt: skip
+            token=token,
+            from_address=sender,
+            to_address=_word_address(data[8:72]),
+            amount=int(data[72:136], 16),
+        )
     if data.startswith(TRANSFER_FROM_SELECTOR) and len(data) == 8 + 64 * 3:
         return Transfer(
             token=token,
@@ -236,12 +237,19 @@ class EvmChainClient:
             sender = str(to_checksum_address(tx["from"]))
             recipient = str(to_checksum_address(tx["to"])) if tx.get("to") else None
             value = int(tx.get("value", 0))
+            call_data = tx.get("input", b"")
             native = (
                 (Transfer(to_address=recipient, amount=value, from_address=sender),)
                 if recipient is not None and value > 0
                 else ()
             )
-            base = replace(base, from_address=sender, to_address=recipient, value=value)
+            base = replace(
+                base,
+                from_address=sender,
+                to_address=recipient,
+                value=value,
+                contract_call=recipient is not None and len(_hex(call_data)) > 0,
+            )
             block_number = tx.get("blockNumber")
             receipt = None
             if block_number is not None:
@@ -250,8 +258,10 @@ class EvmChainClient:
                 except TransactionNotFound:
                     receipt = None  # mined a moment ago; the receipt is not indexed yet
             if block_number is None or receipt is None:
-                pending_call = decode_transfer_call(sender, recipient, tx.get("input", b""))
-                transfers = native + ((pending_call,) if pending_call else ())
+                planned = decode_transfer_call(sender, recipient, call_data)
+                if planned is not None:
+                    planned = await self._with_metadata(w3, planned)
+                transfers = native + ((planned,) if planned else ())
                 return replace(base, status=TxStatus.PENDING, transfers=transfers)
             latest = await w3.eth.block_number
             tokens = [t for log_entry in receipt["logs"] if (t := decode_transfer_log(log_entry))]

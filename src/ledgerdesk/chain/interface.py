@@ -104,6 +104,9 @@ class TxInfo:
     # The native coin moved, in base units (Bitcoin: the sum of the outputs).
     value: int = 0
     fee: int | None = None
+    # EVM: the transaction called a contract (it carries input data). Such a call can
+    # move the native coin internally, which no receipt shows.
+    contract_call: bool = False
     # Native value and token transfers: from the receipt's Transfer logs once mined,
     # from the call data while pending; Bitcoin: one per output.
     transfers: tuple[Transfer, ...] = ()
