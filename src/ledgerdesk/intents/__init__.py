@@ -1,0 +1,1 @@
+"""Intent classification: labelled customer questions in, a trained classifier out."""
