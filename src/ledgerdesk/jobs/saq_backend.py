@@ -185,7 +185,7 @@ class SaqRunner:
             rows = list((await session.execute(query)).scalars().all())
             for row in rows:
                 # saq ignores a key it already holds, so sending twice is harmless.
-                await self.queue.enqueue(self._saq_job(row))
+                await self.queue.enqueue(self._saq_job(row, now))
             if rows:
                 await session.execute(
                     update(Job)
@@ -218,7 +218,7 @@ class SaqRunner:
             log.warning("relaying %s jobs again that the Redis queue did not finish", count)
         return count
 
-    def _saq_job(self, row: Job) -> SaqJob:
+    def _saq_job(self, row: Job, now: datetime) -> SaqJob:
         spec = get_handler(row.kind)
         timeout = spec.timeout if spec else DEFAULT_TIMEOUT_SECONDS
         return SaqJob(
@@ -229,7 +229,8 @@ class SaqRunner:
             timeout=math.ceil(timeout + self.lease.total_seconds()),
             heartbeat=self._heartbeat,
             retries=max(1, row.max_attempts - row.attempts),
-            scheduled=max(0, math.ceil(row.run_at.timestamp())),
+            # Due now: straight onto the queue; due within RELAY_AHEAD: saq's scheduler.
+            scheduled=0 if row.run_at <= now else math.ceil(row.run_at.timestamp()),
             # The row is the record: saq forgets a job once it has finished.
             ttl=-1,
         )
@@ -251,6 +252,12 @@ class SaqRunner:
 
     async def _perform(self, ctx: Context, *, job_id: int) -> None:
         saq_job = ctx.get("job")
+        if self._stopping:
+            # saq still hands out jobs during its shutdown grace; leave them to the next worker.
+            if saq_job is not None:
+                saq_job.retry_delay = 0
+                saq_job.retry_backoff = False
+            raise AttemptFailed("the worker is stopping")
         now = utcnow()
         async with self.db.writer() as session, UnitOfWork(session) as uow:
             claimed = await claim_one(
