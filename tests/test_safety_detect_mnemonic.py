@@ -171,3 +171,21 @@ def test_our_checksum_agrees_with_the_reference_library(entropy: bytes) -> None:
     flipped = [*indices[:-1], indices[-1] ^ 1]
     flipped_words = " ".join(english[i] for i in flipped)
     assert checksum_ok(flipped) == Mnemonic("english").check(flipped_words)
+
+
+def test_a_chinese_phrase_with_a_bad_checksum_needs_numbering_or_context() -> None:
+    words = phrase("chinese_simplified", 12, "bad")
+    chinese = wordlist("chinese_simplified")
+    broken = next(
+        [*words[:-1], w]
+        for w in chinese
+        if not Mnemonic("chinese_simplified").check(" ".join([*words[:-1], w]))
+    )
+    # Segmented prose looks like this too: no alarm without more evidence.
+    assert find_mnemonics("看 " + " ".join(broken)) == []
+    for text in (
+        "助记词 " + " ".join(broken),
+        "\n".join(f"{i}. {w}" for i, w in enumerate(broken, 1)),
+    ):
+        (found,) = find_mnemonics(text)
+        assert found.valid is False

@@ -332,10 +332,21 @@ def find_mnemonics(text: str) -> list[Finding]:
         spans = [m.span() for m in _WORD_RE.finditer(text)]
         tokens, gaps = _tokens_and_gaps(text, spans)
         found.extend(_findings_for(text, tokens, gaps))
+    context: bool | None = None
     for match in _HAN_SEPARATED_RE.finditer(text):
         chars = [(i, i + 1) for i in range(match.start(), match.end()) if _is_han(text[i])]
         tokens, gaps = _tokens_and_gaps(text, chars)
-        found.extend(_findings_for(text, tokens, gaps))
+        for finding in _findings_for(text, tokens, gaps):
+            if not finding.valid:
+                # Word-segmented Chinese ("我 的 钱 在 哪") can hold twelve one-character
+                # words in a row: without a checksum, a Chinese phrase needs a numbered
+                # list or a context word to count.
+                if context is None:
+                    context = _has_context_hint(text) and bool(_CONTEXT_RE.search(text))
+                numbered = sum(c.isdigit() for c in text[finding.start : finding.end]) >= 6
+                if not (context or numbered):
+                    continue
+            found.append(finding)
     if _HAN_RUN_RE.search(text) and _has_context_hint(text):
         found.extend(_chinese_unseparated(text))
     return _deduplicate(found) if len(found) > 1 else found
