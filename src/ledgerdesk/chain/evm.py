@@ -56,6 +56,7 @@ TRANSFER_FROM_SELECTOR = "23b872dd"  # transferFrom(address,address,uint256)
 _TX_HASH = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 TOKEN_CACHE_SIZE = 2048
+MAX_TOKENS_NAMED = 16
 
 
 def normalise_evm_tx_hash(raw: str) -> str:
@@ -251,21 +252,19 @@ class EvmChainClient:
                 contract_call=recipient is not None and len(_hex(call_data)) > 0,
             )
             block_number = tx.get("blockNumber")
-            receipt = None
+            receipt, latest = None, 0
             if block_number is not None:
-                try:
-                    receipt = await w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-                except TransactionNotFound:
-                    receipt = None  # mined a moment ago; the receipt is not indexed yet
+                receipt, latest = await asyncio.gather(
+                    self._receipt(w3, tx_hash), w3.eth.block_number
+                )
             if block_number is None or receipt is None:
                 planned = decode_transfer_call(sender, recipient, call_data)
-                if planned is not None:
-                    planned = await self._with_metadata(w3, planned)
-                transfers = native + ((planned,) if planned else ())
+                transfers = native + (
+                    tuple(await self._with_metadata(w3, [planned])) if planned else ()
+                )
                 return replace(base, status=TxStatus.PENDING, transfers=transfers)
-            latest = await w3.eth.block_number
             tokens = [t for log_entry in receipt["logs"] if (t := decode_transfer_log(log_entry))]
-            tokens = [await self._with_metadata(w3, t) for t in tokens]
+            tokens = await self._with_metadata(w3, tokens)
             succeeded = receipt["status"] == 1
             gas_price = receipt.get("effectiveGasPrice", tx.get("gasPrice", 0))
             return replace(
@@ -297,12 +296,30 @@ class EvmChainClient:
 
     # Token metadata -------------------------------------------------------
 
+    @staticmethod
+    async def _receipt(w3: AsyncWeb3[AsyncHTTPProvider], tx_hash: str) -> Any:
+        try:
+            return await w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None  # mined a moment ago; the receipt is not indexed yet
+
     async def _with_metadata(
-        self, w3: AsyncWeb3[AsyncHTTPProvider], transfer: Transfer
-    ) -> Transfer:
-        assert transfer.token is not None
-        symbol, decimals = await self.token_metadata(w3, transfer.token)
-        return replace(transfer, symbol=symbol, decimals=decimals)
+        self, w3: AsyncWeb3[AsyncHTTPProvider], transfers: list[Transfer]
+    ) -> list[Transfer]:
+        """The transfers with their tokens' symbols and decimals, asked for together.
+
+        A swap or an airdrop can touch many tokens: the first few get names, the rest
+        show raw units rather than making the look-up slow.
+        """
+        tokens = list(dict.fromkeys(t.token for t in transfers if t.token))[:MAX_TOKENS_NAMED]
+        found = await asyncio.gather(*(self.token_metadata(w3, token) for token in tokens))
+        metadata = dict(zip(tokens, found, strict=True))
+        return [
+            replace(t, symbol=metadata[t.token][0], decimals=metadata[t.token][1])
+            if t.token in metadata
+            else t
+            for t in transfers
+        ]
 
     async def token_metadata(
         self, w3: AsyncWeb3[AsyncHTTPProvider], token: str
@@ -315,8 +332,9 @@ class EvmChainClient:
         if (cached := self._tokens.get(token)) is not None:
             self._tokens.move_to_end(token)
             return cached
-        symbol = await self._call(w3, token, SYMBOL_CALL)
-        decimals = await self._call(w3, token, DECIMALS_CALL)
+        symbol, decimals = await asyncio.gather(
+            self._call(w3, token, SYMBOL_CALL), self._call(w3, token, DECIMALS_CALL)
+        )
         found = (
             _decode_symbol(symbol) if symbol else None,
             _decode_decimals(decimals) if decimals else None,
