@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.knowledge.locales import DEFAULT_LOCALE, best_locale
 from ledgerdesk.knowledge.models import PUBLISHED, Article
-from ledgerdesk.knowledge.rendering import plain_text
 
 jieba.setLogLevel(logging.WARNING)
 # Support words jieba's general dictionary cuts in two ("到账" -> "到" "账").
@@ -78,15 +77,45 @@ class Hit:
     fallback: bool
 
 
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LATIN_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
 def tokenize(text: str) -> list[str]:
-    """Words of a text for matching: NFKC, lower-case, jieba-cut, without stop words."""
+    """Words of a text for matching: NFKC, lower-case, without stop words.
+
+    Only the runs of Chinese characters go through jieba (its search mode, without
+    the HMM guesser: faster, and new-word discovery helps little here); everything
+    else is cut at non-letters, which is what jieba would do with it, only quicker.
+    """
     _prepare_jieba()
     normal = unicodedata.normalize("NFKC", text).lower()
-    return [
-        word
-        for word in (piece.strip() for piece in jieba.lcut_for_search(normal))
-        if word and _WORD.search(word) and word not in STOPWORDS
-    ]
+    words: list[str] = []
+    position = 0
+    for run in _CJK_RUN.finditer(normal):
+        words += _LATIN_WORD.findall(normal[position : run.start()])
+        words += jieba.lcut_for_search(run.group(), HMM=False)
+        position = run.end()
+    words += _LATIN_WORD.findall(normal[position:])
+    return [word for word in words if word not in STOPWORDS and _WORD.search(word)]
+
+
+_MARKUP = [
+    (re.compile(r"^```.*$|^~~~.*$", re.MULTILINE), " "),  # code fences
+    (re.compile(r"!?\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links and images: their text
+    (re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]|\d+[.)])\s+", re.MULTILINE), ""),  # block marks
+    (re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$", re.MULTILINE), " "),  # table rules
+    (re.compile(r"[*_`|~]+"), " "),  # emphasis, code, table cells
+    (re.compile(r"\s+"), " "),
+]
+
+
+def strip_markdown(markdown: str) -> str:
+    """Roughly the words a reader sees; cheaper than rendering, good enough for search."""
+    text = markdown
+    for pattern, replacement in _MARKUP:
+        text = pattern.sub(replacement, text)
+    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -97,44 +126,63 @@ class _Doc:
     title: str
     category: str
     text: str
-    terms: Counter[str]
     length: int
 
 
 class LexicalIndex:
-    """BM25 over a fixed set of documents."""
+    """BM25 over a fixed set of documents, with an inverted index of their words."""
 
-    def __init__(self, docs: Sequence[_Doc]) -> None:
+    def __init__(self, docs: Sequence[_Doc], terms: Sequence[Counter[str]]) -> None:
         self.docs = list(docs)
         self.average = sum(doc.length for doc in docs) / len(docs) if docs else 1.0
-        frequency: Counter[str] = Counter()
-        for doc in docs:
-            frequency.update(doc.terms.keys())
+        # word -> [(document number, count in it)]
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        for number, counts in enumerate(terms):
+            for term, count in counts.items():
+                self.postings.setdefault(term, []).append((number, count))
         total = len(docs)
         self.idf = {
-            term: math.log(1 + (total - count + 0.5) / (count + 0.5))
-            for term, count in frequency.items()
+            term: math.log(1 + (total - len(found) + 0.5) / (len(found) + 0.5))
+            for term, found in self.postings.items()
         }
+        self.norms = [K1 * (1 - B + B * doc.length / self.average) for doc in docs]
+        self.versions: dict[str, dict[str, int]] = {}  # slug -> locale -> document number
+        for number, doc in enumerate(docs):
+            self.versions.setdefault(doc.slug, {})[doc.locale] = number
+        self._chosen: dict[tuple[str, str], tuple[int, bool]] = {}
 
     @classmethod
     def of(cls, articles: Sequence[tuple[int, str, str, str, str, list[str], str]]) -> LexicalIndex:
         docs = []
+        terms = []
         for article_id, slug, locale, title, category, tags, body in articles:
-            text = plain_text(body)
+            text = strip_markdown(body)
             words = tokenize(title) * 2 + tokenize(" ".join(tags)) + tokenize(text)
-            docs.append(
-                _Doc(article_id, slug, locale, title, category, text, Counter(words), len(words))
-            )
-        return cls(docs)
+            docs.append(_Doc(article_id, slug, locale, title, category, text, len(words)))
+            terms.append(Counter(words))
+        return cls(docs, terms)
 
-    def score(self, query_terms: Sequence[str], doc: _Doc) -> float:
-        total = 0.0
+    def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
+        """BM25 of every document that has at least one of the words."""
+        totals: dict[int, float] = {}
         for term in set(query_terms):
-            count = doc.terms.get(term, 0)
-            if count:
-                norm = K1 * (1 - B + B * doc.length / self.average)
-                total += self.idf.get(term, 0.0) * count * (K1 + 1) / (count + norm)
-        return total
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for number, count in self.postings[term]:
+                gain = idf * count * (K1 + 1) / (count + self.norms[number])
+                totals[number] = totals.get(number, 0.0) + gain
+        return totals
+
+    def shown_version(self, slug: str, locale: str) -> tuple[int, bool]:
+        """The document a reader of ``locale`` sees for ``slug``, and whether it is a stand-in."""
+        key = (slug, locale)
+        if key not in self._chosen:
+            versions = self.versions[slug]
+            own = best_locale([locale], versions)
+            chosen = own or best_locale([DEFAULT_LOCALE], versions) or sorted(versions)[0]
+            self._chosen[key] = (versions[chosen], own is None)
+        return self._chosen[key]
 
 
 def snippet(text: str, terms: Sequence[str], width: int = 180) -> str:
@@ -150,19 +198,21 @@ def rank(index: LexicalIndex, query: str, locale: str, limit: int) -> list[Hit]:
     """The best articles for ``query`` in ``locale``; another language's version of an
     article stands in only where ``locale`` has none (English first)."""
     terms = tokenize(query[:MAX_QUERY_CHARS])
-    if not terms or not index.docs:
+    if not terms:
         return []
-    by_slug: dict[str, dict[str, _Doc]] = {}
-    for doc in index.docs:
-        by_slug.setdefault(doc.slug, {})[doc.locale] = doc
+    # A query may be in another language than the reader's page: every version
+    # counts, and the article scores as its best version.
+    best: dict[str, float] = {}
+    for number, score in index.scores(terms).items():
+        slug = index.docs[number].slug
+        best[slug] = max(best.get(slug, 0.0), score)
+    top = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
     hits = []
-    for versions in by_slug.values():
-        chosen = best_locale([locale, DEFAULT_LOCALE], versions) or sorted(versions)[0]
-        doc = versions[chosen]
-        # A query may be in another language than the reader's page: score every version.
-        score = max(index.score(terms, version) for version in versions.values())
-        if score > 0:
-            hit = Hit(
+    for slug, score in top:
+        number, fallback = index.shown_version(slug, locale)
+        doc = index.docs[number]
+        hits.append(
+            Hit(
                 doc.article_id,
                 doc.slug,
                 doc.locale,
@@ -170,11 +220,10 @@ def rank(index: LexicalIndex, query: str, locale: str, limit: int) -> list[Hit]:
                 doc.category,
                 round(score, 4),
                 snippet(doc.text, terms),
-                fallback=best_locale([locale], [doc.locale]) is None,
+                fallback=fallback,
             )
-            hits.append(hit)
-    hits.sort(key=lambda hit: (-hit.score, hit.slug))
-    return hits[:limit]
+        )
+    return hits
 
 
 _indexes: dict[str, tuple[tuple[object, ...], LexicalIndex]] = {}
