@@ -279,3 +279,26 @@ async def test_importing_needs_an_editor(db: Database, world: World) -> None:
             await do_import_bundle(
                 uow, actor=Principal(agent=world.bob.agent), bundle=read_directory(FIXTURES)
             )
+
+
+async def test_the_database_itself_refuses_a_second_row_per_slug_and_locale_or_visitor(
+    db: Database, world: World
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    article = await create(db, admin(world), status="published")
+    async with db.write_sessionmaker() as session:
+        session.add(
+            Article(
+                slug="fees", locale="en", title="Copy", body="Copy", category="trading",
+                tags=[], status="draft", version=1,
+            )
+        )  # fmt: skip
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        await session.rollback()
+        session.add(ArticleVote(article_id=article.id, visitor_key="v", helpful=True))
+        session.add(ArticleVote(article_id=article.id, visitor_key="v", helpful=False))
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        await session.rollback()

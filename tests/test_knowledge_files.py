@@ -21,7 +21,7 @@ from ledgerdesk.knowledge.locales import (
     ui_language,
 )
 from ledgerdesk.knowledge.rendering import plain_text, render_markdown
-from ledgerdesk.knowledge.search import tokenize
+from ledgerdesk.knowledge.search import LexicalIndex, rank, strip_markdown, tokenize
 from ledgerdesk.web.links import LinkPolicy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kb"
@@ -237,3 +237,44 @@ def test_chinese_is_cut_into_words_and_english_is_lower_cased() -> None:
 
 def test_full_width_letters_match_their_ascii_spelling() -> None:
     assert "usdt" in tokenize("ＵＳＤＴ提币")
+
+
+# Ranking -----------------------------------------------------------------------
+
+
+def _index() -> LexicalIndex:
+    bundle = read_directory(FIXTURES)
+    return LexicalIndex.of(
+        [
+            (number, a.slug, a.locale, a.title, a.category, list(a.tags), a.body)
+            for number, a in enumerate(bundle.articles, start=1)
+        ]
+    )
+
+
+def test_a_chinese_question_ranks_the_chinese_version_first() -> None:
+    hits = rank(_index(), "提币一直待处理怎么办", "zh-Hans", 3)
+    assert [(hit.slug, hit.locale, hit.fallback) for hit in hits[:1]] == [
+        ("withdrawal-pending", "zh-Hans", False)
+    ]
+    assert "安全审核" in hits[0].snippet or "待处理" in hits[0].snippet
+
+
+def test_an_english_question_on_a_chinese_page_shows_the_chinese_version() -> None:
+    hits = rank(_index(), "withdrawal pending", "zh-Hans", 3)
+    assert (hits[0].slug, hits[0].locale) == ("withdrawal-pending", "zh-Hans")
+
+
+def test_an_article_missing_in_the_readers_language_stands_in_and_says_so() -> None:
+    hits = rank(_index(), "TRC20 ERC20 wrong network", "zh-Hans", 3)
+    assert (hits[0].slug, hits[0].locale, hits[0].fallback) == ("wrong-network", "en", True)
+
+
+def test_a_question_without_known_words_finds_nothing() -> None:
+    assert rank(_index(), "lasagne", "en", 5) == []
+    assert rank(_index(), "the of and", "en", 5) == []  # stop words only
+
+
+def test_the_markdown_strip_keeps_the_words() -> None:
+    text = strip_markdown("# Title\n\n| a | b |\n|---|:--|\n\n- **bold** [link](https://x.io) `c`")
+    assert text == "Title a b bold link c"
