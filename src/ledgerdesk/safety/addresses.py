@@ -101,6 +101,7 @@ _MENTIONS: Final = (
 
 _LONG_TOKEN_RE: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{25}")
 # Cheap substring tests before the network-naming regexes (lower-cased text).
+# (The text is lower-cased with a space in front, so " pol" also matches at the start.)
 _EVM_TRIGGERS: Final = (
     "bep",
     "bsc",
@@ -108,10 +109,11 @@ _EVM_TRIGGERS: Final = (
     "币安",
     "polygon",
     "matic",
-    "pol",
-    "arb",
+    " pol",
+    "arbitrum",
+    " arb",
     "optimism",
-    "op",
+    "op mainnet",
     "base",
     "avalanche",
     "avax",
@@ -149,8 +151,8 @@ def explorer_url(network: str, value: str, *, tx: bool = False) -> str | None:
 
 def _evm_networks(text: str) -> tuple[str, ...]:
     """Every EVM network, the one the message names first (Ethereum by default)."""
-    lower = text.lower()
-    if not any(trigger in lower for trigger in _EVM_TRIGGERS):
+    lower = " " + text.lower()
+    if not any(map(lower.__contains__, _EVM_TRIGGERS)):
         return EVM_NETWORKS
     named = [network for network, pattern in _EVM_CONTEXT if pattern.search(text)]
     primary = named[0] if named else "ethereum"
@@ -325,7 +327,7 @@ def mentioned_families(text: str) -> set[str]:
     return {
         family
         for family, pattern in _MENTIONS
-        if any(t in lower for t in _MENTION_TRIGGERS[family]) and pattern.search(text)
+        if any(map(lower.__contains__, _MENTION_TRIGGERS[family])) and pattern.search(text)
     }
 
 

@@ -296,8 +296,9 @@ def _chinese_unseparated(text: str) -> list[Finding]:
     return found
 
 
-# Lookup keys (exact words and "\0"-marked four-letter prefixes) for the cheap pre-check.
-_KEYS: Final = frozenset(_TABLE)
+# Exact words and four-letter prefixes, for the cheap pre-check.
+_WORDS: Final = frozenset(k for k in _TABLE if not k.startswith("\0"))
+_PREFIXES: Final = frozenset(k[1:] for k in _TABLE if k.startswith("\0"))
 
 
 def _may_hold_run(text: str) -> bool:
@@ -309,8 +310,8 @@ def _may_hold_run(text: str) -> bool:
     hole = False
     for word in _WORD_RE.findall(lowered):
         if (
-            word in _KEYS
-            or ("\0" + word[:4] in _KEYS and len(word) >= 4)
+            word in _WORDS
+            or (word[:4] in _PREFIXES and len(word) >= 4)
             or (not word.isascii() and _lookup(word))
         ):
             streak += 1

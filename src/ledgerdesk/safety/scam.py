@@ -190,7 +190,7 @@ _NEGATION_RE: Final = re.compile(
     r"不要|切勿|请勿|請勿|绝不|絕不|从不|從不|不会|不會|永远不|永遠不|别|別)\W{0,3}\w*\W{0,3}$",
     re.IGNORECASE,
 )
-_LONG_TOKEN_RE: Final = re.compile(r"[0-9A-Za-z]{25,}")
+_LONG_TOKEN_RE: Final = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{25,}")
 
 
 def find_scam_scripts(text: str) -> list[Finding]:
