@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -14,9 +15,11 @@ from ledgerdesk.assistant.evaluate import Outcome, read_questions, summarise
 from ledgerdesk.assistant.store import load_published
 from ledgerdesk.assistant.tasks import embed_article
 from ledgerdesk.cli import main
+from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.engine import Database
 from ledgerdesk.knowledge.models import Article
 from ledgerdesk.knowledge.transfer import import_directory
+from ledgerdesk.settings import Settings
 from tests.assistant_fixtures import write_kb, write_questions
 
 REQUIRED_KEYS = {
@@ -160,3 +163,28 @@ def test_summary_rates_are_computed_on_the_right_questions(tmp_path: Path) -> No
     assert figures["false_handoff_rate"] == round(1 / 3, 4)
     path = write_questions(tmp_path / "q.jsonl")
     assert read_questions(path)[1].locale is None
+
+
+async def test_the_embedding_job_is_registered_and_stores_real_vectors(
+    db: Database, tmp_path: Path, settings: Settings
+) -> None:
+    from ledgerdesk.assistant.tasks import EMBED_ARTICLE
+    from ledgerdesk.jobs.context import JobContext
+    from ledgerdesk.jobs.registry import get_handler
+
+    await import_directory(db, write_kb(tmp_path / "kb"))
+    async with db.sessionmaker() as session:
+        article_id = (
+            await session.execute(select(Article.id).where(Article.slug == "staking-rewards"))
+        ).scalar_one()
+    spec = get_handler(EMBED_ARTICLE)
+    assert spec is not None
+    ctx = JobContext(db, settings, None, 1, EMBED_ARTICLE, 1, spec.max_attempts, utcnow())
+    with pytest.raises(ValueError, match="article_id"):
+        await spec.func(ctx, {"article_id": "7"})
+    await spec.func(ctx, {"article_id": article_id})
+    async with db.sessionmaker() as session:
+        _docs, vectors = await load_published(session)
+    (vector,) = vectors.values()
+    assert vector.shape == (1, DIM)
+    assert abs(float(np.linalg.norm(vector[0])) - 1.0) < 1e-3

