@@ -4,6 +4,7 @@ published keys, rotation, and what the widget receives (signature, anti-phishing
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -404,3 +405,45 @@ def test_the_widget_draws_a_verified_badge_for_signed_messages() -> None:
     assert "m.anti_phishing_code" in source and "Signature: " in source
     for language in TEXTS.values():
         assert language["verified"] and language["verified_hint"]
+
+
+async def test_the_demo_registers_harbors_channels_and_signs_its_agents_replies(
+    tmp_path: Path,
+) -> None:
+    """The demo seed on its own SQLite file (as tests/test_demo_seed.py does)."""
+    from ledgerdesk.demo import seed_demo
+    from ledgerdesk.safety.queries import answer_question, load_denylist
+    from ledgerdesk.safety.signing import public_key_from_text
+    from ledgerdesk.settings import load_settings
+
+    settings = load_settings(environ={}, data_dir=tmp_path, environment="test")
+    previous = keyring.signing_box()
+    try:
+        assert await seed_demo(settings, tmp_path / "login.txt", only_if_empty=True)
+    finally:
+        if previous is not None:
+            keyring.install_signing_box(previous)
+    db = Database.from_settings(settings)
+    try:
+        async with db.sessionmaker() as session:
+            replies = list(
+                (
+                    await session.execute(
+                        select(Message).where(
+                            Message.author_kind == "agent", Message.is_internal.is_(False)
+                        )
+                    )
+                ).scalars()
+            )
+            keys = {k.key_id: k for k in (await session.execute(select(SigningKey))).scalars()}
+            answer = await answer_question(session, "t.me/HarborSupport", ())
+            denied = await load_denylist(session)
+    finally:
+        await db.dispose()
+    assert replies and all(reply.signature for reply in replies)
+    for reply in replies:
+        assert reply.signature is not None and reply.signing_key_id in keys
+        public = public_key_from_text(keys[reply.signing_key_id].public_key)
+        assert verify_signed(public, reply.signature, reply.body) is not None
+    assert answer["official"] is True
+    assert "harbor-support.example" in denied[0]
