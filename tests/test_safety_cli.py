@@ -51,19 +51,27 @@ def test_bad_lines_are_reported_by_number_and_the_rest_still_scanned() -> None:
             b"42",
             b"\xff\xfe",
             b"",
+            b'"\\ud800 lone surrogate"',
             json.dumps("also fine").encode(),
         ]
     )
     done = run(stdin + b"\n", "--locale", "zh")
     assert done.returncode == 1
     errors = done.stderr.decode().splitlines()
-    assert [e.split(":")[1].strip() for e in errors] == ["line 2", "line 3", "line 4", "line 5"]
+    assert [e.split(":")[1].strip() for e in errors] == [
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
+    ]
+    assert "surrogate" in errors[4]
     assert "got a JSON number" in errors[1]
     assert "UTF-8" in errors[2]
     # A bad line may be a secret: it is never echoed back.
     assert SEED.split()[0] not in done.stderr.decode()
     out = [json.loads(line) for line in done.stdout.decode().splitlines()]
-    assert [(o["line"], o["redacted"]) for o in out] == [(1, "fine"), (6, "also fine")]
+    assert [(o["line"], o["redacted"]) for o in out] == [(1, "fine"), (7, "also fine")]
 
 
 def test_denied_addresses_and_domains_come_from_options() -> None:

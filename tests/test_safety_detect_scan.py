@@ -101,3 +101,18 @@ def test_an_ordinary_message_has_no_findings_and_is_returned_unchanged() -> None
     for text in ("", "Hi, where is my withdrawal?", "您好，我的充值还没到账，麻烦看一下。"):
         result = scan_text(text, official_domains=["harbor.exchange"])
         assert result.redacted == text and result.findings == [] and not result.has_secret
+
+
+def test_huge_adversarial_messages_are_scanned_in_linear_time() -> None:
+    """Shapes that would make a careless detector quadratic (the test timeout catches it)."""
+    texts = [
+        "助记词" * 5_000,
+        "secret" + " " * 50_000,
+        "的 " * 5_000,
+        "abandon " * 5_000,
+        "{" * 50_000 + '"ciphertext": 1, "kdf"',
+        "tag " * 5_000 + "r" + "1" * 30,
+    ]
+    for text in texts:
+        result = scan_text(text)
+        assert len(result.redacted) <= len(text) + 100

@@ -69,7 +69,7 @@ _BECH32_RE: Final = re.compile(
 )
 _XRP_TAG_RE: Final = re.compile(
     r"(?:destination[\s_-]*tag|dest[\s_.-]*tag|\btag\b|\bmemo\b|\bdt\b|标签|標籤|备注|備註|目标标签)"
-    r"\s*(?:is|:|：|=|#|是|为|為)?\s*#?(\d{1,10})\b",
+    r"\s{0,3}(?:is|:|：|=|#|是|为|為)?\s{0,3}#?(\d{1,10})\b",
     re.IGNORECASE,
 )
 _SOLANA_CONTEXT_RE: Final = re.compile(r"solana|\bsol\b|\bspl\b|phantom|索拉纳", re.IGNORECASE)

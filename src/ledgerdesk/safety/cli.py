@@ -98,6 +98,8 @@ def scan_stream(
                 else:
                     if not isinstance(text, str):
                         problem = f"expected a JSON string, got a JSON {_json_type(text)}"
+                    elif not _encodable(text):
+                        problem = "the string holds an unpaired surrogate (\\ud800-\\udfff)"
         if problem is not None or not isinstance(text, str):
             bad += 1
             # The line itself may hold a secret: only its number is echoed.
@@ -113,6 +115,14 @@ def scan_stream(
         out.write(json.dumps({"line": number, **result.to_dict()}, ensure_ascii=False) + "\n")
     out.flush()
     return bad
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_type(value: object) -> str:

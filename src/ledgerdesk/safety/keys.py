@@ -60,7 +60,7 @@ _KEYSTORE_SHAPE_RE: Final = re.compile(r"\bkdf\b|cipherparams|\bmac\b", re.IGNOR
 _API_SECRET_RE: Final = re.compile(
     r"(?:api[\s_-]*secret(?:[\s_-]*key)?|secret[\s_-]*key|secretkey|client[\s_-]*secret|"
     r"\bsecret|passphrase|API\s*密钥|API\s*私钥|密钥|秘钥|密鑰)"
-    r"[\s\"'`]*(?:is|=|:|：|是|为|為)?[\s\"'`]*"
+    r"[\s\"'`]{0,4}(?:is|=|:|：|是|为|為)?[\s\"'`]{0,4}"
     r"([A-Za-z0-9+/_\-]{16,128}={0,2})",
     re.IGNORECASE,
 )

@@ -271,6 +271,8 @@ def _chinese_unseparated(text: str) -> list[Finding]:
             if run.start() < position < run.end():
                 starts.add(position)
         for start in sorted(starts):
+            if run.end() - start > PHRASE_LENGTHS[0]:
+                continue  # longer than any phrase (and bounds the work on huge runs)
             chars = text[start : run.end()]
             for lang_id in _CHINESE_IDS:
                 indices: list[int] = []
