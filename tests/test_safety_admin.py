@@ -16,6 +16,7 @@ from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.safety.denylist import denylist_cache, normalise_address
 from ledgerdesk.safety.models import DenylistEntry, OfficialChannel
 from ledgerdesk.safety.queries import load_denylist
+from ledgerdesk.settings import Settings
 from tests.api_support import API, assert_error, bearer, count
 from tests.conftest import World
 from tests.test_auth_flow import csrf_of, login
@@ -334,3 +335,46 @@ async def test_the_admin_page_speaks_chinese(client: httpx.AsyncClient, world: W
     assert page.status_code == 200
     assert "官方渠道" in page.text and "诈骗黑名单" in page.text
     assert 'href="/admin/safety"' in page.text
+
+
+async def test_a_denylist_change_in_another_process_empties_this_ones_cache_over_redis(
+    db: Database, settings: Settings
+) -> None:
+    """Two Redis buses with their own connections are what two processes have."""
+    import asyncio
+    import uuid
+
+    from ledgerdesk.app import create_app
+    from ledgerdesk.events.redis_bus import RedisEventBus
+    from ledgerdesk.safety.denylist import DENYLIST_CHANGED
+    from tests.conftest import require_redis
+
+    url = await require_redis()
+    prefix = f"ledgerdesk-test:{uuid.uuid4().hex}:"
+    here = RedisEventBus(url, channel_prefix=prefix)
+    there = RedisEventBus(url, channel_prefix=prefix)
+    saved_ttl, denylist_cache.ttl = denylist_cache.ttl, 3600.0  # only the event may clear it
+    try:
+        create_app(settings, db=db, bus=here)  # registers the cache's listener on `here`
+        async with asyncio.timeout(10):
+            await here.start()
+        async with db.sessionmaker() as session:
+            assert await load_denylist(session) == ([], [])
+        # Another process adds an entry: its row, then its announcement.
+        async with db.writer() as session:
+            session.add(DenylistEntry(kind="domain", value="scam.example"))
+            await session.commit()
+        async with db.sessionmaker() as session:
+            assert await load_denylist(session) == ([], []), "cached until told"
+        await there.publish(DENYLIST_CHANGED)
+        async with asyncio.timeout(10):
+            while True:
+                async with db.sessionmaker() as session:
+                    if await load_denylist(session) == (["scam.example"], []):
+                        break
+                await asyncio.sleep(0.05)
+    finally:
+        await here.close()
+        await there.close()
+        denylist_cache.ttl = saved_ttl
+        denylist_cache.clear()
