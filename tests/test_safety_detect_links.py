@@ -78,3 +78,10 @@ def test_offsets_point_at_the_link_in_the_original_text() -> None:
     (found,) = find_links(text, OFFICIAL)
     assert text[found.start : found.end] == "https://harb0r.exchange/login"
     assert found.value == "https://harb0r.exchange/login"
+
+
+def test_the_domain_of_an_email_address_is_checked_too() -> None:
+    assert verdicts("write to support@harb0r.exchange for a refund") == [
+        ("typo", "harbor.exchange")
+    ]
+    assert verdicts("write to support@harbor.exchange") == []

@@ -40,7 +40,7 @@ _LABEL_CHARS = r"a-zA-Z0-9\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff\uff10-\uff5a"
 _LABEL = rf"[{_LABEL_CHARS}](?:[{_LABEL_CHARS}-]{{0,61}}[{_LABEL_CHARS}])?"
 _URL_RE: Final = re.compile(r"\b(?:https?|hxxps?)://[^\s<>\"'`）)\]】」，。、]+", re.IGNORECASE)
 _DOMAIN_RE: Final = re.compile(
-    rf"(?<![{_LABEL_CHARS}@.\-/])(?:{_LABEL}\.)+(?:xn--[a-zA-Z0-9-]{{2,59}}|[a-zA-Z]{{2,63}})"
+    rf"(?<![{_LABEL_CHARS}.\-/])(?:{_LABEL}\.)+(?:xn--[a-zA-Z0-9-]{{2,59}}|[a-zA-Z]{{2,63}})"
     rf"(?![{_LABEL_CHARS}\-]|\.[{_LABEL_CHARS}])"
 )
 
