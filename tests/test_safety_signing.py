@@ -447,3 +447,17 @@ async def test_the_demo_registers_harbors_channels_and_signs_its_agents_replies(
         assert verify_signed(public, reply.signature, reply.body) is not None
     assert answer["official"] is True
     assert "harbor-support.example" in denied[0]
+
+
+async def test_the_console_marks_signed_replies(client: httpx.AsyncClient, world: World) -> None:
+    from tests.test_auth_flow import login
+
+    number, _customer, _token = await _conversation(client, world)
+    reply = await _reply(client, world, number)
+    await _reply(client, world, number, internal=True)
+    await login(client, "bob@example.org")
+    page = await client.get(f"/conversations/{number}")
+    assert page.status_code == 200
+    assert page.text.count('class="badge signed"') == 1
+    item = page.text.split(f'id="message-{reply["id"]}"')[1].split("</li>")[0]
+    assert 'class="badge signed"' in item
