@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import jieba  # type: ignore[import-untyped]
+import jieba  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
