@@ -189,3 +189,30 @@ def test_a_chinese_phrase_with_a_bad_checksum_needs_numbering_or_context() -> No
     ):
         (found,) = find_mnemonics(text)
         assert found.valid is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hola, ayer retiré mis fondos a mi billetera pero todavía no han llegado, por favor "
+        "revisen qué pasa con la transferencia, gracias por la ayuda y saludos desde Madrid",
+        "Bonjour, j'ai fait un retrait hier vers mon portefeuille mais les fonds ne sont "
+        "toujours pas arrivés, pouvez-vous vérifier ce qui se passe avec le transfert, merci",
+        "Olá, ontem fiz um saque para minha carteira mas ainda não chegou, por favor "
+        "verifiquem o que aconteceu com a transferência, obrigado pela ajuda",
+        "Ciao, ieri ho prelevato i miei fondi sul mio portafoglio ma non sono ancora arrivati, "
+        "potete controllare cosa succede con il trasferimento, grazie mille",
+        "Dobrý den, včera jsem vybral peníze do své peněženky, ale ještě nedorazily, můžete "
+        "prosím zkontrolovat, co se děje s převodem, děkuji moc za pomoc",
+        "안녕하세요 어제 지갑으로 출금했는데 아직 도착하지 않았습니다 확인 부탁드립니다 "
+        "감사합니다 거래 해시는 아래와 같습니다 빠른 답변 부탁드립니다",
+        "こんにちは、昨日ウォレットに出金しましたが、まだ届いていません。確認をお願いします。",
+        "Merhaba, dün cüzdanıma para çektim ama hala gelmedi, lütfen transferde ne olduğunu "
+        "kontrol edin, yardımınız için çok teşekkürler",
+        "Здравствуйте, вчера я вывел средства на свой кошелек, но они до сих пор не пришли, "
+        "пожалуйста проверьте что происходит с переводом, спасибо за помощь",
+    ],
+    ids=["es", "fr", "pt", "it", "cs", "ko", "ja", "tr", "ru"],
+)
+def test_prose_in_the_other_wordlist_languages_raises_no_alarm(text: str) -> None:
+    assert find_mnemonics(text) == []
