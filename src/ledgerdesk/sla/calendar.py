@@ -90,6 +90,16 @@ def check_periods(periods: Iterable[Period], where: str) -> tuple[Period, ...]:
     return ordered
 
 
+def _parse_day(pairs: Iterable[tuple[str, str]], where: str) -> tuple[Period, ...]:
+    try:
+        return check_periods((Period.parse(start, end) for start, end in pairs), where)
+    except CalendarError as exc:
+        message = str(exc)
+        raise CalendarError(
+            message if message.startswith(where) else f"{where}: {message}"
+        ) from None
+
+
 def check_time_zone(name: str) -> ZoneInfo:
     # ZoneInfo would also accept file paths on some systems; only IANA names are allowed.
     if name not in _zone_names():
@@ -145,13 +155,10 @@ class BusinessCalendar:
             raise CalendarError(
                 f"unknown weekday {sorted(unknown)[0]!r}; use {', '.join(WEEKDAYS)}"
             )
-        days = tuple(
-            check_periods((Period.parse(a, b) for a, b in week.get(name, ())), name)
-            for name in WEEKDAYS
-        )
+        days = tuple(_parse_day(week.get(name, ()), name) for name in WEEKDAYS)
         special = tuple(
             sorted(
-                (day, check_periods((Period.parse(a, b) for a, b in periods), day.isoformat()))
+                (day, _parse_day(periods, day.isoformat()))
                 for day, periods in (holidays or {}).items()
             )
         )

@@ -10,12 +10,15 @@ processes share the work instead of doing it twice.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledgerdesk.accounts.models import Agent
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
@@ -23,11 +26,18 @@ from ledgerdesk.conversations.status import Status
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime import outbox
+from ledgerdesk.realtime.models import StreamEvent
 from ledgerdesk.realtime.payloads import conversation_payload, message_payload
 from ledgerdesk.sla.models import ConversationSla, SlaPolicy
 from ledgerdesk.sla.policy import raised_priority
 
 SLA_TOPIC = "sla"
+# Core tables for the set-based writes.
+MESSAGES = cast(Table, Message.__table__)
+HISTORY = cast(Table, ConversationEvent.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+STREAM = cast(Table, StreamEvent.__table__)
+STREAM_KEY = "sla.stream"
 METRIC_NAMES = {
     "first_response": "first response",
     "next_response": "next response",
@@ -118,29 +128,31 @@ async def _apply(
         )
     result.warned += len(warned)
     result.breached += len(breached)
-    ids = {row.conversation_id for row in (*breached, *warned)}
-    if not ids:
-        return
-    found = await session.execute(select(Conversation).where(Conversation.id.in_(ids)))
-    conversations = {c.id: c for c in found.scalars()}
+    result.conversation_ids |= {row.conversation_id for row in (*breached, *warned)}
     for row in warned:
         _emit(uow, "sla.warning", row, now)
     for row in breached:
         _emit(uow, "sla.breached", row, now)
-    escalation = _Escalation(uow, now)
     for row in breached:
         if row.policy_id not in policies:
             policies[row.policy_id] = await session.get(SlaPolicy, row.policy_id)
+    # Only breaches whose policy escalates need their conversation loaded.
+    escalating = [
+        row for row in breached if (policy := policies[row.policy_id]) and policy.escalations
+    ]
+    if not escalating:
+        return
+    found = await session.execute(
+        select(Conversation).where(Conversation.id.in_({row.conversation_id for row in escalating}))
+    )
+    conversations = {c.id: c for c in found.scalars()}
+    escalation = _Escalation(uow, now)
+    for row in escalating:
         policy = policies[row.policy_id]
         conversation = conversations.get(row.conversation_id)
         if policy is not None and conversation is not None:
             result.escalations += await escalation.run(conversation, row, policy)
     await escalation.finish()
-    for conversation_id in ids - escalation.changed.keys():
-        conversation = conversations.get(conversation_id)
-        if conversation is not None:
-            _announce(uow, conversation, ["sla"])
-    result.conversation_ids |= ids
 
 
 def _emit(uow: UnitOfWork, kind: str, row: Any, now: datetime) -> None:
@@ -161,42 +173,75 @@ def _emit(uow: UnitOfWork, kind: str, row: Any, now: datetime) -> None:
     )
 
 
-def _announce(uow: UnitOfWork, conversation: Conversation, changes: list[str]) -> None:
-    outbox.append(
-        uow,
-        kind="conversation.updated",
-        conversation_id=conversation.id,
-        customer_id=conversation.customer_id,
-        team_id=conversation.team_id,
-        data={"conversation": conversation_payload(conversation), "changes": sorted(changes)},
+def _stream(uow: UnitOfWork, kind: str, conversation: Conversation, data: dict[str, Any]) -> None:
+    """Stage an agents-only real-time stream entry, written set-based before the commit."""
+    uow.staged(STREAM_KEY).append(
+        {
+            "kind": kind,
+            "conversation_id": conversation.id,
+            "customer_id": conversation.customer_id,
+            "team_id": conversation.team_id,
+            "data": data,
+            "customer_data": None,
+        }
     )
+    uow.before_commit(STREAM_KEY, _write_stream)
+
+
+async def _write_stream(uow: UnitOfWork) -> None:
+    """The outbox's rule in bulk: under its advisory lock, last thing before the commit,
+    so stream ids stay in commit order; then one "stream.appended" after the commit."""
+    rows: list[dict[str, Any]] = list(uow.staged(STREAM_KEY))
+    if not rows:
+        return
+    session = uow.session
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": outbox.ADVISORY_LOCK_KEY}
+        )
+    now = datetime.now(UTC)
+    inserted = await session.execute(
+        insert(STREAM).returning(STREAM.c.id, sort_by_parameter_order=True),
+        [{**row, "created_at": now} for row in rows],
+    )
+    last_id = max(inserted.scalars().all())
+    uow.emit(Event("stream.appended", (outbox.AGENTS_TOPIC,), {"last_id": last_id}))
 
 
 class _Escalation:
-    """Runs a policy's escalation actions for breached clocks, as the system."""
+    """Runs a policy's escalation actions for breached clocks, as the system.
+
+    Notes and history rows are written set-based at the end of a batch (one INSERT
+    each, one UPDATE of the message counts); the rarer changes of priority, team or
+    assignee go through the ORM objects.
+    """
 
     def __init__(self, uow: UnitOfWork, now: datetime) -> None:
         self.uow = uow
         self.now = now
-        self.changed: dict[int, tuple[Conversation, set[str]]] = {}
-        self.notes: list[Message] = []
+        self.conversations: dict[int, Conversation] = {}
+        self.changes: dict[int, set[str]] = {}
+        self.notes: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
 
     def _record(self, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
-        self.uow.session.add(
-            ConversationEvent(
-                conversation_id=conversation.id,
-                kind=kind,
-                actor_kind="system",
-                data=data,
-                created_at=self.now,
-            )
+        self.history.append(
+            {
+                "conversation_id": conversation.id,
+                "kind": kind,
+                "actor_kind": "system",
+                "actor_agent_id": None,
+                "actor_customer_id": None,
+                "data": data,
+                "created_at": self.now,
+            }
         )
 
     def _changed(self, conversation: Conversation, what: str) -> None:
-        self.changed.setdefault(conversation.id, (conversation, {"sla"}))[1].add(what)
+        self.changes.setdefault(conversation.id, set()).add(what)
 
     async def run(self, conversation: Conversation, row: Any, policy: SlaPolicy) -> int:
-        self._changed(conversation, "sla")
+        self.conversations[conversation.id] = conversation
         reason = {"reason": "sla_breach", "clock_id": row.id, "policy_id": policy.id}
         done = 0
         for action in policy.escalations:
@@ -224,21 +269,26 @@ class _Escalation:
 
     def _notify(self, conversation: Conversation, row: Any, policy: SlaPolicy) -> None:
         metric = METRIC_NAMES.get(row.metric, row.metric)
-        note = Message(
-            conversation_id=conversation.id,
-            author_kind="system",
-            is_internal=True,
-            body=(
-                f"SLA breached: {metric} was due at {row.due_at:%Y-%m-%d %H:%M} UTC "
-                f"(policy {policy.name})."
-            ),
-            channel=conversation.channel,
-            attachments=[],
-            created_at=self.now,
+        self.notes.append(
+            {
+                "conversation_id": conversation.id,
+                "author_kind": "system",
+                "agent_id": None,
+                "customer_id": None,
+                "is_internal": True,
+                "body": (
+                    f"SLA breached: {metric} was due at {row.due_at:%Y-%m-%d %H:%M} UTC "
+                    f"(policy {policy.name})."
+                ),
+                "channel": conversation.channel,
+                "channel_message_id": None,
+                "attachments": [],
+                "signature": None,
+                "signing_key_id": None,
+                "safety_flags": None,
+                "created_at": self.now,
+            }
         )
-        self.uow.session.add(note)
-        self.notes.append(note)
-        conversation.message_count += 1
         topics = [SLA_TOPIC, "sla:notify", f"conversation:{conversation.id}"]
         if conversation.team_id is not None:
             topics.append(f"team:{conversation.team_id}")
@@ -285,31 +335,63 @@ class _Escalation:
             conversation.assignee_id = agent_id
             self._changed(conversation, "assignee_id")
             if conversation.status == Status.NEW:
-                self._record(
-                    conversation, "status_changed", {"from": "new", "to": "open", **reason}
-                )
+                opened = {"from": "new", "to": "open", **reason}
+                self._record(conversation, "status_changed", opened)
                 conversation.status = Status.OPEN
                 self._changed(conversation, "status")
             moved = True
         return moved
 
     async def finish(self) -> None:
-        """Announce what changed: the notes (ids need a flush) and each conversation once."""
+        """Write the notes and history rows; announce each change on the stream."""
+        session = self.uow.session
+        if self.history:
+            await session.execute(insert(HISTORY), self.history)
+        notes: list[Message] = []
         if self.notes:
-            await self.uow.session.flush()
-        for note in self.notes:
-            conversation = self.changed[note.conversation_id][0]
-            outbox.append(
+            inserted = await session.execute(
+                insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True),
+                self.notes,
+            )
+            ids = inserted.scalars().all()
+            # Plain rows shaped like a Message for message_payload: building thousands of
+            # ORM objects only to read them back cost more than writing them.
+            notes = [
+                cast(Message, SimpleNamespace(id=i, **values))
+                for i, values in zip(ids, self.notes, strict=True)
+            ]
+            added = Counter(note.conversation_id for note in notes)
+            table = CONVERSATIONS
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("conversation"))
+                .values(
+                    message_count=table.c.message_count + bindparam("added"), updated_at=self.now
+                ),
+                [{"conversation": key, "added": n} for key, n in added.items()],
+            )
+            for key, n in added.items():
+                # Already written above: keep the ORM from writing them again.
+                conversation = self.conversations[key]
+                set_committed_value(conversation, "message_count", conversation.message_count + n)
+                set_committed_value(conversation, "updated_at", self.now)
+        for key in self.changes:
+            self.conversations[key].updated_at = self.now
+        for note in notes:
+            conversation = self.conversations[note.conversation_id]
+            _stream(
                 self.uow,
-                kind="message.created",
-                conversation_id=conversation.id,
-                customer_id=conversation.customer_id,
-                team_id=conversation.team_id,
-                data={
+                "message.created",
+                conversation,
+                {
                     "conversation": conversation_payload(conversation),
                     "message": message_payload(note),
                 },
             )
-        for conversation, changes in self.changed.values():
-            conversation.updated_at = self.now
-            _announce(self.uow, conversation, sorted(changes))
+        for key, changes in self.changes.items():
+            conversation = self.conversations[key]
+            payload = {
+                "conversation": conversation_payload(conversation),
+                "changes": sorted(changes),
+            }
+            _stream(self.uow, "conversation.updated", conversation, payload)
