@@ -378,3 +378,20 @@ async def test_a_denylist_change_in_another_process_empties_this_ones_cache_over
         await there.close()
         denylist_cache.ttl = saved_ttl
         denylist_cache.clear()
+
+
+async def test_registered_domains_join_the_configured_official_domains(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    from ledgerdesk.safety.queries import official_domains
+
+    for kind, value in (("domain", "Harbor.Example"), ("domain", "harbor.app"), ("x", "@harbor")):
+        response = await client.post(
+            f"{API}/safety/official-channels",
+            json={"kind": kind, "value": value},
+            headers=world.alice.headers,
+        )
+        assert response.status_code == 201, response.text
+    async with db.sessionmaker() as session:
+        domains = await official_domains(session, ("harbor.example", "status.example"))
+    assert domains == ("harbor.example", "status.example", "harbor.app")
