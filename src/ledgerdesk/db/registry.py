@@ -2,13 +2,16 @@
 
 from ledgerdesk.accounts import models as accounts_models
 from ledgerdesk.audit import models as audit_models
+from ledgerdesk.automation import models as automation_models
 from ledgerdesk.channels.webchat import models as webchat_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
 from ledgerdesk.jobs import models as jobs_models
 from ledgerdesk.knowledge import models as knowledge_models
+from ledgerdesk.macros import models as macros_models
 from ledgerdesk.realtime import models as realtime_models
+from ledgerdesk.routing import models as routing_models
 from ledgerdesk.safety import models as safety_models
 from ledgerdesk.sla import models as sla_models
 
@@ -16,11 +19,14 @@ __all__ = [
     "Base",
     "accounts_models",
     "audit_models",
+    "automation_models",
     "conversations_models",
     "customers_models",
     "jobs_models",
     "knowledge_models",
+    "macros_models",
     "realtime_models",
+    "routing_models",
     "safety_models",
     "sla_models",
     "webchat_models",
