@@ -231,8 +231,9 @@ class SaqRunner:
             retries=max(1, row.max_attempts - row.attempts),
             # Due now: straight onto the queue; due within RELAY_AHEAD: saq's scheduler.
             scheduled=0 if row.run_at <= now else math.ceil(row.run_at.timestamp()),
-            # The row is the record: saq forgets a job once it has finished.
-            ttl=-1,
+            # The row is the record; saq keeps a finished job ten minutes (its sweeper
+            # reads a job it aborted once more, and fails if the job is gone).
+            ttl=600,
         )
 
     async def _seconds_to_next_due(self, poll: float) -> float:
