@@ -56,6 +56,7 @@ from ledgerdesk.knowledge.actions import do_import_bundle
 from ledgerdesk.knowledge.files import read_directory
 from ledgerdesk.safety.demo import seed_verified_support
 from ledgerdesk.settings import Settings
+from ledgerdesk.sla.demo import seed_sla_demo
 
 log = logging.getLogger(__name__)
 
@@ -472,6 +473,8 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             await seed_verified_support(uow, cast.agents["admin"], box)
             count = await _create_conversations(uow, cast, rng, started)
             articles = await _import_help_center(uow)
+            # SLA (sla/demo.py): support hours, a VIP promise, clocks on open conversations.
+            await seed_sla_demo(uow, vip_team_id=cast.teams["vip"].id)
             await uow.commit()
     finally:
         await db.dispose()

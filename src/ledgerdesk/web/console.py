@@ -53,6 +53,7 @@ from ledgerdesk.server.deps import (
 )
 from ledgerdesk.server.state import AppState
 from ledgerdesk.server.types import PathId
+from ledgerdesk.sla.queries import sla_states
 from ledgerdesk.web import i18n, live
 from ledgerdesk.web.deps import ConsoleUser, Inbox, LoginRequired, User, sidebar
 from ledgerdesk.web.deps import safe_next as _safe_next
@@ -314,6 +315,7 @@ async def _conversation_context(
         "identities": await identities_of(session, conversation.customer_id),
         "messages": messages,
         "events": await list_events(session, conversation),
+        "sla_clocks": (await sla_states(session, [conversation.id])).get(conversation.id, []),
         "live_page": "conversation",
         "last_event_id": head,
     }
