@@ -3,7 +3,7 @@ policy's escalations run by themselves."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,13 +13,16 @@ from ledgerdesk.conversations.models import Conversation, ConversationEvent, Mes
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event, MemoryEventBus
+from ledgerdesk.jobs.context import JobContext
+from ledgerdesk.jobs.registry import get_periodic
 from ledgerdesk.realtime.models import StreamEvent
+from ledgerdesk.settings import Settings
 from ledgerdesk.sla import tasks
 from ledgerdesk.sla.sweep import do_sweep_sla
 from ledgerdesk.sla.tasks import run_sla_sweep
 from tests.api_support import API
 from tests.conftest import World
-from tests.sla_support import clock, make_policy
+from tests.sla_support import clock, make_policy, shift_clock
 
 MINUTE = timedelta(minutes=1)
 
@@ -240,3 +243,25 @@ async def test_an_admin_can_run_the_sweep_from_the_api(
         "escalated": 0,
     }
     assert (await client.post(f"{API}/sla/sweep", headers=world.bob.headers)).status_code == 403
+
+
+async def test_the_sweep_is_a_periodic_job_that_sweeps(
+    client: httpx.AsyncClient, world: World, db: Database, settings: Settings
+) -> None:
+    spec = get_periodic(tasks.SWEEP_KIND)
+    assert spec is not None and spec.every == tasks.SWEEP_EVERY
+    await make_policy(client, world.alice.headers, first_response_minutes=1)
+    number = await _open(client, world)
+    await shift_clock(db, (await clock(db, number, "first_response")).id, 5 * MINUTE)
+    context = JobContext(
+        db=db,
+        settings=settings,
+        bus=None,
+        job_id=1,
+        kind=tasks.SWEEP_KIND,
+        attempt=1,
+        max_attempts=1,
+        run_at=datetime.now(UTC),
+    )
+    await tasks.sla_sweep_job(context, {})
+    assert (await clock(db, number, "first_response")).breached_at is not None

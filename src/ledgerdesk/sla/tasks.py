@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import EventBus
+from ledgerdesk.jobs.context import JobContext
+from ledgerdesk.jobs.registry import periodic_job
 from ledgerdesk.sla.sweep import SweepResult, do_sweep_sla
 
+SWEEP_KIND = "sla.sweep"
+# How late a warning or breach may be noticed; the sweep reads only due rows, so
+# running it often costs little.
+SWEEP_EVERY = timedelta(seconds=30)
 # Rows per transaction: a catch-up after downtime commits in steps and never holds
 # the (SQLite) write lock for long.
 ROWS_PER_TRANSACTION = 5000
+
+
+@periodic_job(SWEEP_KIND, every=SWEEP_EVERY)
+async def sla_sweep_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await run_sla_sweep(ctx.db, bus=ctx.bus)
 
 
 async def run_sla_sweep(
