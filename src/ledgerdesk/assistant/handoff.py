@@ -21,11 +21,18 @@ BEREAVEMENT = "bereavement"
 LEGAL = "legal"
 HUMAN_REQUESTED = "human_requested"
 
-_W = r"(?:\s+\S+){0,4}?\s+"  # up to four words in between
+_FUNDS = (
+    r"(?:funds?|money|crypto|coins?|btc|eth|usdt|usdc|balance|account|assets?|wallet|tokens?|"
+    r"savings|bitcoin)\b"
+)
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
     ACCOUNT_COMPROMISED: (
-        r"\b(?:hack(?:ed|er|ers|ing)?|compromised|stolen|stole|steal(?:ing)?|theft|thief|thieves)\b",
+        r"\b(?:hack(?:ed|er|ers|ing)?|compromised)\b",
+        # Stolen funds, not a stolen phone (that is a lost-2FA question).
+        r"\b(?:stolen|stole|steal(?:ing)?|theft|thief|thieves)\b.{0,30}\b" + _FUNDS,
+        _FUNDS + r".{0,30}\b(?:stolen|stole|steal(?:ing)?|theft)\b",
+        r"\bwithout my (?:permission|consent|authori[sz]ation|knowledge|approval)\b",
         r"\bdrain(?:ed|ing)?\b",
         r"\bunauthori[sz]ed\b",
         r"\b(?:someone|somebody|some1|a stranger)\b.{0,40}\b(?:logged|log(?:ged)? in|access(?:ed)?|"
@@ -38,7 +45,10 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:balance|account|wallet)\b.{0,20}\b(?:emptied|wiped|drained)\b",
         r"\bscam(?:med)?\b.{0,30}\b(?:lost|took|stole|sent)\b",
         r"\bphish(?:ed|ing)\b.{0,40}\b(?:lost|gave|entered|typed|stole|took)\b",
-        r"被盗|被黑|盗号|被偷|偷走|盗走|黑客|被入侵|账户异常登录|陌生设备登录|不是我(?:本人)?(?:操作|提的|提现|登录|转的)",
+        r"被黑|盗号|盗了|盗走|盗用|黑客|被入侵|账户异常登录|陌生设备登录|不是我(?:本人)?(?:操作|提的|提现|登录|转的)",
+        r"(?:币|钱|资产|资金|账户|账号|号|余额|usdt|btc|eth).{0,8}(?:被盗|被偷|偷走)",
+        r"(?:被盗|被偷|偷走|偷了).{0,8}(?:币|钱|资产|资金|账户|账号|余额|usdt|btc|eth)",
+        r"被(?:转|提|划|盗)走",
         r"资产(?:不见|消失|被转)|币(?:不见了|没了|被转走|被提走)|钱(?:不见了|没了|被转走)|余额(?:清空|被清空|没了)",
         r"未经?(?:我)?(?:本人)?授权|被人(?:登录|提现|转走|盗)|被骗(?:走|了)",
     ),
@@ -66,7 +76,7 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:lawyer|attorney|solicitor|lawsuit|law suit|sue|suing|sued|court|legal action|"
         r"police|cops?|fbi|regulator|sec complaint|small claims|subpoena|legal proceedings|"
         r"report you|take legal)\b",
-        r"律师|报警|警察|起诉|法院|诉讼|告你们|法律(?:途径|手段|责任)|公安|监管(?:部门|机构)|投诉到",
+        r"律师|报警|报案|立案|警察|起诉|法院|诉讼|告你们|法律(?:途径|手段|责任)|公安|监管(?:部门|机构)|投诉到",
     ),
     HUMAN_REQUESTED: (
         r"\b(?:talk|speak|chat)\s+(?:to|with)\b.{0,20}\b(?:human|person|people|agent|someone|"
@@ -82,9 +92,27 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bstop\b.{0,15}\b(?:bot|robot|ai)\b|\bare you (?:a )?(?:bot|robot|real)\b",
         r"^\s*(?:human|agent|person|representative|operator|live agent|customer service)"
         r"\s*[.!?]*\s*$",
-        r"人工|真人|客服|转接|找个人|活人|机器人(?:没用|不行|别)|不要机器人|投诉",
+        r"人工(?!智能)|真人|转接|找个人|活人|机器人(?:没用|不行|别)|不要机器人|投诉",
+        # 客服 alone also names the support team in ordinary questions ("联系客服需要什么").
+        r"(?:我要|我想|想|找|转|叫|接通?|给我|帮我转|要求|要)\s*(?:真人|人工)?客服",
+        r"客服(?:在吗|在不在|呢|人呢|出来|快|回复我)|^\W*客服\W*$",
     ),
 }
+_HYPOTHETICAL = re.compile(
+    r"\b(?:might|may|could)\s+(?:be|have been|get)\b|\bin case\b"
+    r"|\bif\s+(?:my|an|your|someone|i|the)\b"
+    r"|\bhow (?:do|can|to|should) (?:i |we )?(?:protect|prevent|secure|lock|freeze|avoid)"
+    r"|如果|万一|怎么防|如何防|预防|怎样防"
+)
+
+
+def _hypothetical(text: str, match: re.Match[str]) -> bool:
+    """ "What should I do if my account might be compromised" asks for the help article;
+    only a hypothesis just before the words counts ("hacked, if I change..." still reports)."""
+    before = text[max(0, match.start() - 40) : match.start()]
+    return bool(_HYPOTHETICAL.search(before))
+
+
 _COMPILED = {
     category: tuple(re.compile(pattern) for pattern in patterns)
     for category, patterns in _PATTERNS.items()
@@ -147,7 +175,7 @@ def needs_human(question: str) -> HumanNeeded | None:
     for category, patterns in _COMPILED.items():
         for pattern in patterns:
             match = pattern.search(text)
-            if match:
+            if match and not (category == ACCOUNT_COMPROMISED and _hypothetical(text, match)):
                 return HumanNeeded(category, match.group(0)[:80])
     if _asks_for_person_with_typos(text):
         return HumanNeeded(HUMAN_REQUESTED, "")

@@ -94,11 +94,9 @@ class BM25:
         return scores
 
     def max_score(self, query: Sequence[str]) -> float:
-        """What a document holding every query term once, at average length, would score.
+        """The score no document can exceed: every query term at full saturation.
 
-        Dividing by it turns raw BM25 into a share of the question the best match
-        covers, comparable across questions (raw BM25 grows with question length).
+        Dividing by it turns raw BM25 into a share in [0, 1] that is comparable
+        across questions (raw BM25 grows with the question's length).
         """
-        k1 = self.k1
-        per_term = (k1 + 1) / (1 + k1)
-        return sum(self.idf.get(term, 0.0) * per_term for term in query)
+        return sum(self.idf.get(term, 0.0) * (self.k1 + 1) for term in query)

@@ -23,7 +23,7 @@ _SCRIPT_EDGE = re.compile(
     r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])(?=[a-z0-9])"
     r"|(?<=[a-z0-9])(?=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])"
 )
-_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:'[a-z0-9]+)*")
 
 # Phrases replaced before splitting into words; the right side is one canonical token.
 # Both the articles and the questions go through this, so adding a line here helps
@@ -59,6 +59,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"\bdeposit\w*\b|\bdeposite\w*\b|\btop[\s-]*up\b", " deposit "),
     (r"\bcredited\b|\barrived?\b|\bshow(?:ed|n|s)?\s+up\b|到账", " credited "),
     (r"\blog(?:ged|ging)?[\s-]*in(?:to)?\b|\bsign(?:ed|ing)?[\s-]*in(?:to)?\b", " login "),
+    (r"\be-mail\b", " email "),
     (r"\bpassword\b|\bpasswd\b|\bpwd\b|密码", " password "),
 )
 _PHRASE_RES = tuple((re.compile(pattern), token) for pattern, token in _PHRASES)
