@@ -13,6 +13,9 @@ from bip_utils import (
     Bip49Conf,
     Bip84Conf,
     EthAddrEncoder,
+    P2PKHAddrEncoder,
+    P2PKHPubKeyModes,
+    P2WPKHAddrEncoder,
     Secp256k1PrivateKey,
     TrxAddrEncoder,
     WifEncoder,
@@ -73,15 +76,29 @@ def test_a_bare_hex_key_is_a_key_when_it_controls_an_address_in_the_message() ->
     secret = key_bytes("derive")
     public = Secp256k1PrivateKey.FromBytes(secret).PublicKey()
     eth = EthAddrEncoder.EncodeKey(public)
-    tron = TrxAddrEncoder.EncodeKey(public)
-    for address in (eth, eth.lower(), tron):
+    owned = [
+        eth,
+        eth.lower(),
+        TrxAddrEncoder.EncodeKey(public),
+        P2PKHAddrEncoder.EncodeKey(public, net_ver=b"\x00"),
+        P2PKHAddrEncoder.EncodeKey(
+            public, net_ver=b"\x00", pub_key_mode=P2PKHPubKeyModes.UNCOMPRESSED
+        ),
+        P2WPKHAddrEncoder.EncodeKey(public, hrp="bc", wit_ver=0),
+    ]
+    for address in owned:
         text = f"my wallet {address} was emptied. {secret.hex()}"
         assert classify_hex64(text, text.index(secret.hex()), len(text), [address]) == (
             "derived_address"
         )
-    other = EthAddrEncoder.EncodeKey(Secp256k1PrivateKey.FromBytes(key_bytes("x")).PublicKey())
-    text = f"my wallet {other} was emptied. {secret.hex()}"
-    assert kinds(text, [other]) == []
+    other_public = Secp256k1PrivateKey.FromBytes(key_bytes("x")).PublicKey()
+    for other in (
+        EthAddrEncoder.EncodeKey(other_public),
+        TrxAddrEncoder.EncodeKey(other_public),
+        P2WPKHAddrEncoder.EncodeKey(other_public, hrp="bc", wit_ver=0),
+    ):
+        text = f"my wallet {other} was emptied. {secret.hex()}"
+        assert kinds(text, [other]) == []
 
 
 @pytest.mark.parametrize(

@@ -216,3 +216,16 @@ def test_a_chinese_phrase_with_a_bad_checksum_needs_numbering_or_context() -> No
 )
 def test_prose_in_the_other_wordlist_languages_raises_no_alarm(text: str) -> None:
     assert find_mnemonics(text) == []
+
+
+def test_a_russian_phrase_with_the_packages_damaged_word_is_found() -> None:
+    russian = Mnemonic("russian").wordlist
+    damaged = next(w for w in russian if "\ufffd" in w)
+    words = [*phrase("russian", 12)[:10], damaged]
+    indices = [russian.index(w) for w in words]
+    # The library's own check() cannot judge this list (it NFKD-normalises the phrase
+    # but not the words), so the last word comes from the checksum computed here.
+    last = next(i for i in range(2048) if checksum_ok([*indices, i]))
+    body = " ".join([*words, russian[last]])
+    start, end, valid, language = only_finding(f"мои слова: {body}")
+    assert (valid, language) == (True, "russian") and end - start == len(body)

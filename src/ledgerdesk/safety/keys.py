@@ -10,22 +10,16 @@ paste hashes every day and keys rarely, and a hash is useless if redacted.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection
 from typing import Final
 
-from bip_utils import (
-    Base58ChecksumError,
-    Base58Decoder,
-    EthAddrEncoder,
-    P2PKHAddrEncoder,
-    P2PKHPubKeyModes,
-    P2WPKHAddrEncoder,
-    Secp256k1PrivateKey,
-    TrxAddrEncoder,
-)
+from bip_utils import Base58ChecksumError, Base58Decoder, Secp256k1PrivateKey
+from Crypto.Hash import RIPEMD160, keccak
 
 from ledgerdesk.safety import Finding
+from ledgerdesk.safety.addresses import b58check_decode, segwit_decode
 
 _B58 = "1-9A-HJ-NP-Za-km-z"
 # The order of the secp256k1 group: a private key is 1 <= k < n.
@@ -86,18 +80,35 @@ def _nearest(
     return best
 
 
-def derived_addresses(secret: bytes) -> set[str]:
-    """The addresses a secp256k1 private key controls (EVM lower case, Tron, Bitcoin)."""
+def controls_address(secret: bytes, addresses: Collection[str]) -> bool:
+    """True if the secp256k1 key ``secret`` controls one of ``addresses``.
+
+    EVM, Tron, Bitcoin P2PKH (compressed or not) and P2WPKH. The key's hashes are
+    compared with each address's decoded payload, which is much cheaper than
+    encoding the key's addresses.
+    """
     public = Secp256k1PrivateKey.FromBytes(secret).PublicKey()
-    return {
-        EthAddrEncoder.EncodeKey(public).lower(),
-        TrxAddrEncoder.EncodeKey(public),
-        P2PKHAddrEncoder.EncodeKey(public, net_ver=b"\x00"),
-        P2PKHAddrEncoder.EncodeKey(
-            public, net_ver=b"\x00", pub_key_mode=P2PKHPubKeyModes.UNCOMPRESSED
-        ),
-        P2WPKHAddrEncoder.EncodeKey(public, hrp="bc", wit_ver=0),
+    compressed = bytes(public.RawCompressed().ToBytes())
+    uncompressed = bytes(public.RawUncompressed().ToBytes())
+    evm = keccak.new(digest_bits=256, data=uncompressed[-64:]).digest()[-20:]
+    hash160 = {
+        RIPEMD160.new(hashlib.sha256(key).digest()).digest() for key in (compressed, uncompressed)
     }
+    for address in addresses:
+        if address[:2].lower() == "0x":
+            if address[2:].lower() == evm.hex():
+                return True
+        elif address[:4].lower() == "bc1q":
+            decoded = segwit_decode("bc", address.lower())
+            if decoded is not None and decoded[1] in hash160:
+                return True
+        else:
+            payload = b58check_decode(address)
+            if payload is not None and (
+                payload == b"\x41" + evm or (payload[:1] == b"\x00" and payload[1:] in hash160)
+            ):
+                return True
+    return False
 
 
 def classify_hex64(text: str, start: int, end: int, addresses: Collection[str] = ()) -> str | None:
@@ -114,8 +125,7 @@ def classify_hex64(text: str, start: int, end: int, addresses: Collection[str] =
     value = int(text[start:end].removeprefix("0x").removeprefix("0X"), 16)
     if not 0 < value < _SECP256K1_N:
         return None
-    owned = derived_addresses(value.to_bytes(32, "big"))
-    if any(a in owned or a.lower() in owned for a in addresses):
+    if controls_address(value.to_bytes(32, "big"), addresses):
         return "derived_address"
     return None
 

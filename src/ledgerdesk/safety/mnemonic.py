@@ -45,8 +45,10 @@ _PREFIX_LANGUAGES: Final = frozenset(
 )
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# A word: letters of any script except Han, plus combining marks (decomposed input).
-_WORD_RE: Final = re.compile(rf"(?:[^\W\d_{_HAN}]|[\u0300-\u036f\u3099-\u309c])+")
+# A word: letters of any script except Han, plus combining marks (decomposed input)
+# and U+FFFD: mnemonic 0.21's Russian list has one word, "сно\ufffd\ufffdа", whose "в" was
+# lost to a bad encoding; a phrase that library generated must still be found.
+_WORD_RE: Final = re.compile(rf"(?:[^\W\d_{_HAN}]|[\u0300-\u036f\u3099-\u309c\ufffd])+")
 # What may stand between two words of a phrase.
 _SEP_CHARS = r"\s\d.,;:!?、，；：。·•|/\\()\[\]（）【】「」『』<>\"'“”‘’`\-–—_*#+=~"
 _GAP_RE: Final = re.compile(rf"[{_SEP_CHARS}]{{0,24}}")
