@@ -35,9 +35,8 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.jobs.actions import WAKE_TOPIC
-from ledgerdesk.jobs.backoff import retry_delay
-from ledgerdesk.jobs.errors import describe_error
 from ledgerdesk.jobs.models import QUEUED, RUNNING, Job
+from ledgerdesk.jobs.outcomes import OutcomeWriter
 from ledgerdesk.jobs.registry import DEFAULT_TIMEOUT_SECONDS, get_handler
 from ledgerdesk.jobs.runner import run_attempt
 from ledgerdesk.jobs.sql_worker import new_worker_id
@@ -45,8 +44,6 @@ from ledgerdesk.jobs.store import (
     claim_one,
     ensure_periodic_jobs,
     extend_leases,
-    finish_done,
-    finish_failed,
     release,
 )
 from ledgerdesk.settings import Settings
@@ -109,6 +106,7 @@ class SaqRunner:
         # The process owns its signals (ledgerdesk worker / uvicorn), not saq.
         self.worker.SIGNALS = []
         self._heartbeat = heartbeat
+        self._outcomes = OutcomeWriter(db, settings, bus)
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,6 +116,7 @@ class SaqRunner:
         if self.bus is not None:
             self.bus.add_listener({WAKE_TOPIC}, lambda _event: self._wake.set())
         self._stopping = False
+        self._outcomes.start()
         self._tasks = [
             asyncio.create_task(self._relay_loop(), name="jobs-relay"),
             asyncio.create_task(self.worker.start(), name="jobs-saq-worker"),
@@ -140,6 +139,7 @@ class SaqRunner:
         await self.worker.stop()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self._outcomes.stop()
         await self.queue.disconnect()
         log.info("job worker %s stopped", self.worker_id)
 
@@ -280,30 +280,13 @@ class SaqRunner:
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
-        now = utcnow()
-        async with self.db.writer() as session, UnitOfWork(session, self.bus) as uow:
-            if error is None:
-                await finish_done(uow, claimed, now=now)
-                await uow.commit()
-                return
-            message = describe_error(error)
-            delay = 0.0
-            retry_at = None
-            if claimed.attempt < claimed.max_attempts:
-                delay = retry_delay(
-                    claimed.attempt,
-                    base=self.settings.job_retry_base_seconds,
-                    cap=self.settings.job_retry_max_seconds,
-                )
-                retry_at = now + timedelta(seconds=delay)
-            status = await finish_failed(uow, claimed, message, retry_at=retry_at, now=now)
-            await uow.commit()
-        if status == QUEUED:
+        recorded = await self._outcomes.record(claimed, error)
+        if recorded.status == QUEUED and recorded.retry_at is not None:
             if saq_job is not None:
                 # saq waits exactly our delay: the same backoff and jitter as the SQL worker.
-                saq_job.retry_delay = delay
+                saq_job.retry_delay = max(0.0, (recorded.retry_at - utcnow()).total_seconds())
                 saq_job.retry_backoff = False
-            raise AttemptFailed(message)
+            raise AttemptFailed(recorded.error)
 
     async def _beat(self, saq_job: SaqJob | None, job_id: int) -> None:
         # saq's heartbeat tells its sweeper the job is alive; the row's lease tells

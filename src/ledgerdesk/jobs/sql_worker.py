@@ -23,16 +23,13 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.jobs.actions import WAKE_TOPIC
-from ledgerdesk.jobs.backoff import retry_delay
-from ledgerdesk.jobs.errors import describe_error
+from ledgerdesk.jobs.outcomes import OutcomeWriter
 from ledgerdesk.jobs.runner import run_attempt
 from ledgerdesk.jobs.store import (
     Claimed,
     claim_due,
     ensure_periodic_jobs,
     extend_leases,
-    finish_done,
-    finish_failed,
     next_due,
     release,
 )
@@ -42,9 +39,6 @@ log = logging.getLogger(__name__)
 
 # Recording an outcome is retried this often before the lease is left to expire.
 RECORD_TRIES = 5
-OUTCOMES_PER_TRANSACTION = 100
-
-Outcome = tuple[Claimed, Exception | None, "asyncio.Future[None]"]
 
 
 def new_worker_id() -> str:
@@ -72,8 +66,7 @@ class SqlWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
-        self._recorder_task: asyncio.Task[None] | None = None
+        self._outcomes = OutcomeWriter(db, settings, bus)
 
     async def start(self) -> None:
         if self._loop_task is not None:
@@ -83,7 +76,7 @@ class SqlWorker:
             self.bus.add_listener({WAKE_TOPIC}, lambda _event: self._wake.set())
         self._loop_task = asyncio.create_task(self._main(), name="jobs-sql-worker")
         self._lease_task = asyncio.create_task(self._keep_leases(), name="jobs-sql-leases")
-        self._recorder_task = asyncio.create_task(self._record_outcomes(), name="jobs-sql-outcomes")
+        self._outcomes.start()
         log.info("job worker %s started (SQL, concurrency %s)", self.worker_id, self.concurrency)
 
     def wake(self) -> None:
@@ -105,11 +98,11 @@ class SqlWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for helper in (self._lease_task, self._recorder_task):
-            if helper is not None:
-                helper.cancel()
-                await asyncio.gather(helper, return_exceptions=True)
-        self._loop_task = self._lease_task = self._recorder_task = None
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+        await self._outcomes.stop()
+        self._loop_task = self._lease_task = None
         log.info("job worker %s stopped", self.worker_id)
 
     async def _main(self) -> None:
@@ -180,51 +173,12 @@ class SqlWorker:
                     await uow.commit()
             raise
         for attempt in range(RECORD_TRIES):
-            recorded = asyncio.get_running_loop().create_future()
-            self._outcomes.put_nowait((job, error, recorded))
             try:
-                await recorded
+                await self._outcomes.record(job, error)
                 return
             except Exception:
-                log.exception("recording the outcome of job %s failed", job.id)
                 await asyncio.sleep(min(2.0**attempt, self.lease.total_seconds() / 4))
         # The lease expires and the job runs again: at least once, never lost.
-
-    async def _record_outcomes(self) -> None:
-        """Write outcomes as they come; those that arrive while one transaction is
-        being written share the next (group commit: one transaction, many jobs)."""
-        while True:
-            batch = [await self._outcomes.get()]
-            while not self._outcomes.empty() and len(batch) < OUTCOMES_PER_TRANSACTION:
-                batch.append(self._outcomes.get_nowait())
-            try:
-                await self._write_outcomes(batch)
-            except Exception as exc:
-                for _job, _error, recorded in batch:
-                    if not recorded.done():
-                        recorded.set_exception(exc)
-            else:
-                for _job, _error, recorded in batch:
-                    if not recorded.done():
-                        recorded.set_result(None)
-
-    async def _write_outcomes(self, batch: list[Outcome]) -> None:
-        now = utcnow()
-        async with self.db.writer() as session, UnitOfWork(session, self.bus) as uow:
-            for job, error, _recorded in batch:
-                if error is None:
-                    await finish_done(uow, job, now=now)
-                    continue
-                retry_at = None
-                if job.attempt < job.max_attempts:
-                    delay = retry_delay(
-                        job.attempt,
-                        base=self.settings.job_retry_base_seconds,
-                        cap=self.settings.job_retry_max_seconds,
-                    )
-                    retry_at = now + timedelta(seconds=delay)
-                await finish_failed(uow, job, describe_error(error), retry_at=retry_at, now=now)
-            await uow.commit()
 
     async def _keep_leases(self) -> None:
         interval = self.lease.total_seconds() / 3
