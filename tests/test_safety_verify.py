@@ -109,6 +109,8 @@ def test_customers_questions_find_the_official_channel(
         "+44 20 7946 0001",
         "https://medium.com/@harbor-official",
         "discord.gg/harborex",
+        "https://harbor.example@evil.example/login",
+        "https://evil.example\\@harbor.example/login",
     ],
 )
 def test_lookalikes_are_not_official(query: str) -> None:

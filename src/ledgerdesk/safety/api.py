@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, status
 
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.errors import PermissionDenied, RateLimited
+from ledgerdesk.safety import console
 from ledgerdesk.safety.actions import (
     do_add_denylist_entry,
     do_add_official_channel,
@@ -79,8 +80,6 @@ def runtime(request: Request) -> SafetyRuntime:
 
 def install(app: FastAPI, state: AppState) -> None:
     """Routes, the public limiter, the signing key's SecretBox and cache invalidation."""
-    from ledgerdesk.safety import console
-
     per_minute = state.settings.verify_per_minute_per_ip
     app.state.safety = SafetyRuntime(MemoryRateLimiter(per_minute, 60.0))
     install_signing_box(state.box)

@@ -78,6 +78,9 @@ def _host_of(text: str) -> str:
 
 def _split_url(text: str) -> tuple[str, str]:
     """(normalised host, path without trailing slash) of a URL or a bare host/path."""
+    # Browsers read a backslash as "/" in web addresses, so "https://evil.example<backslash>
+    # @ours.example" opens evil.example: it must not be read as a login to ours.example.
+    text = text.replace("\\", "/")
     url = text if re.match(r"^[a-z][a-z0-9+.-]*://", text, re.I) else "https://" + text
     try:
         parts = urlsplit(url)
