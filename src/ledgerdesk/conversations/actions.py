@@ -44,6 +44,7 @@ from ledgerdesk.realtime.payloads import (
     message_payload,
 )
 from ledgerdesk.safety.actions import do_sign_reply
+from ledgerdesk.safety.guard import GuardedText, customer_notice, guard_text
 from ledgerdesk.safety.queries import code_for_customer_copy
 from ledgerdesk.sla.actions import do_sla_on_created, do_sla_on_message, do_sla_on_update
 
@@ -189,6 +190,56 @@ async def _replayed_conversation(
     return found
 
 
+async def _guard(
+    uow: UnitOfWork, texts: Sequence[str], locale: str | None
+) -> tuple[list[str], GuardedText]:
+    """Each text with secrets removed, and what was found in all of them together."""
+    cleaned: list[str] = []
+    kinds: set[str] = set()
+    secret_kinds: list[str] = []
+    risks: set[str] = set()
+    hosts: set[str] = set()
+    for text in texts:
+        guarded = await guard_text(uow.session, text, locale=locale)
+        cleaned.append(guarded.text)
+        kinds.update(guarded.kinds)
+        secret_kinds.extend(k for k in guarded.secret_kinds if k not in secret_kinds)
+        risks.update(guarded.risks)
+        hosts.update(guarded.phishing_hosts)
+    return cleaned, GuardedText("", sorted(kinds), secret_kinds, sorted(risks), sorted(hosts))
+
+
+async def _act_on_risks(
+    uow: UnitOfWork, conversation: Conversation, message: Message, guarded: GuardedText
+) -> None:
+    """Flag the conversation, raise it to urgent when a secret was shared, and tell the
+    customer at once (in their language) when they wrote the message."""
+    if not guarded.risks:
+        return
+    known = set(conversation.risk_flags or [])
+    if not set(guarded.risks) <= known:
+        added = sorted(set(guarded.risks) - known)
+        conversation.risk_flags = sorted(known | set(guarded.risks))
+        _record(uow, conversation, Author("system"), "risk_flagged", {"flags": added})
+    if guarded.removed_secret and conversation.priority != Priority.URGENT:
+        _record(
+            uow,
+            conversation,
+            Author("system"),
+            "priority_changed",
+            {"from": conversation.priority, "to": Priority.URGENT, "reason": "secret_shared"},
+        )
+        conversation.priority = Priority.URGENT
+        await do_sla_on_update(uow, conversation, ["priority"])
+    if message.author_kind != "customer":
+        return
+    notice = customer_notice(guarded, conversation.language)
+    if notice is not None:
+        await do_add_message(
+            uow, actor=None, conversation=conversation, body=notice, author_kind="system"
+        )
+
+
 async def do_create_conversation(
     uow: UnitOfWork,
     *,
@@ -237,6 +288,8 @@ async def do_create_conversation(
         existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
         if existing is not None:
             return await _replayed_conversation(uow, existing, customer), False
+    # Before anything else sees the text: secrets out, risks noted (safety/guard.py).
+    (body, subject), guarded = await _guard(uow, [body, subject], language or customer.language)
     if inbox_id is not None:
         inbox = await uow.session.get(Inbox, inbox_id)
         if inbox is None:
@@ -273,6 +326,7 @@ async def do_create_conversation(
         channel_message_id=channel_message_id,
         attachments=attachments or [],
         created_at=now,
+        safety_flags=guarded.kinds or None,
     )
 
     async def insert() -> None:
@@ -315,6 +369,7 @@ async def do_create_conversation(
     await do_sla_on_created(uow, conversation)
     first = {"message": message_payload(message)}
     _announce(uow, conversation, "conversation.created", first, first)
+    await _act_on_risks(uow, conversation, message, guarded)
     return conversation, True
 
 
@@ -368,6 +423,9 @@ async def do_add_message(
     author = _author_of(actor, customer)
     if author_kind in ("assistant", "system"):
         author = Author(author_kind)
+    guarded = GuardedText(body)
+    if author.kind != "system":  # system messages are our own words
+        (body,), guarded = await _guard(uow, [body], conversation.language)
     now = datetime.now(UTC)
     message = Message(
         conversation_id=conversation.id,
@@ -380,6 +438,7 @@ async def do_add_message(
         channel_message_id=channel_message_id,
         attachments=attachments or [],
         created_at=now,
+        safety_flags=guarded.kinds or None,
     )
     if channel_message_id is not None:
         try:
@@ -420,6 +479,7 @@ async def do_add_message(
     payload = {"message": message_payload(message)}
     customer_copy = {"message": message_payload(message, anti_phishing_code=code)}
     _announce(uow, conversation, "message.created", payload, None if internal else customer_copy)
+    await _act_on_risks(uow, conversation, message, guarded)
     return message, True
 
 

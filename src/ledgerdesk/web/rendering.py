@@ -52,6 +52,12 @@ def _multiline(context: Context, text: str | None) -> Markup:
     return Markup(links.render_text(text or "", policy, labels))  # noqa: S704 (escaped, sanitised)
 
 
+def _chain_chips(text: str | None) -> list[Any]:
+    from ledgerdesk.web.chips import message_chips  # chips imports this module
+
+    return list(message_chips(text))
+
+
 def _label(value: str | None) -> str:
     if value is None:
         return ""
@@ -80,6 +86,10 @@ def _label(value: str | None) -> str:
         "online": i18n.gettext("Online"),
         "away": i18n.gettext("Away"),
         "offline": i18n.gettext("Offline"),
+        "secret_shared": i18n.gettext("Secret shared"),
+        "phishing_link": i18n.gettext("Phishing link"),
+        "scam_script": i18n.gettext("Scam pattern"),
+        "denied_address": i18n.gettext("Denylisted address"),
     }
     return labels.get(value, value)
 
@@ -131,6 +141,7 @@ def build_environment() -> Environment:
     env.globals["ui_languages"] = i18n.UI_LANGUAGES
     env.globals["live_strings"] = live_strings
     env.globals["presence_statuses"] = [str(status) for status in Presence]
+    env.globals["chain_chips"] = _chain_chips
     return env
 
 
@@ -141,6 +152,10 @@ def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     page = _env.get_template(template).render(
-        request=request, lang=i18n.current_language(), link_policy=link_policy(request), **context
+        request=request,
+        lang=i18n.current_language(),
+        link_policy=link_policy(request),
+        chain_configured=bool(request.app.state.ledgerdesk.settings.chain_networks),
+        **context,
     )
     return HTMLResponse(page, status_code=status_code)
