@@ -15,7 +15,7 @@ answer), with the question-vector cache off so each question is embedded. Prints
 p50 / p95 / p99 of the whole answer and of the question embedding alone.
 
     .venv/bin/python bench/assistant_bench.py
-    .venv/bin/python bench/assistant_bench.py --articles 1000 --threads 1
+    .venv/bin/python bench/assistant_bench.py --articles 1000 --limit 150 --threads 1
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ def main() -> None:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+    if args.limit:
+        # Every third question, so the sample mixes both files, languages and lengths.
+        questions = questions[::3][: args.limit]
     assistant, embedder, build_seconds = build(args.articles, args.cache)
     index = assistant.index
     passages = sum(len(group) for group in index.passages)

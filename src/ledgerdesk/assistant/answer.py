@@ -259,6 +259,7 @@ def build_assistant(
     settings: Settings,
     stored: Mapping[tuple[str, str], FloatArray] | None = None,
     llm: LLMProvider | None = None,
+    embed_missing: bool = True,
 ) -> Assistant:
     """An assistant over ``docs`` configured from settings (fusion, dense on/off, thresholds)."""
     from ledgerdesk.assistant.dense import default_embedder
@@ -271,7 +272,7 @@ def build_assistant(
         dense_ceiling=settings.assistant_dense_ceiling,
     )
     embedder = default_embedder() if settings.assistant_dense else None
-    index = HybridIndex.build(docs, embedder, stored, fusion)
+    index = HybridIndex.build(docs, embedder, stored, fusion, embed_missing)
     return Assistant(index, Thresholds.from_settings(settings), llm)
 
 

@@ -52,7 +52,10 @@ def ask(question: str, locale: str | None) -> None:
         db = Database.from_settings(settings)
         try:
             runtime = AssistantRuntime(settings)
-            return AnswerOut.of(await runtime.answer(db, question, locale))
+            try:
+                return AnswerOut.of(await runtime.answer(db, question, locale))
+            finally:
+                await runtime.close()
         finally:
             await db.dispose()
 

@@ -107,8 +107,13 @@ class HybridIndex:
         embedder: Embedder | None,
         stored: Mapping[tuple[str, str], FloatArray] | None = None,
         fusion: FusionParams | None = None,
+        embed_missing: bool = True,
     ) -> HybridIndex:
-        """Index ``docs``; passage vectors come from ``stored`` when present, else are computed."""
+        """Index ``docs``; passage vectors come from ``stored`` when present, else are computed.
+
+        With ``embed_missing=False`` an article without stored vectors gets zero
+        vectors: it is found by its words alone until its vectors are stored.
+        """
         passages = [split_passages(doc) for doc in docs]
         vectors: list[FloatArray] | None = None
         if embedder is not None:
@@ -116,7 +121,10 @@ class HybridIndex:
             for doc, group in zip(docs, passages, strict=True):
                 known = (stored or {}).get((doc.slug, doc.locale))
                 if known is None or known.shape != (len(group), DIM):
-                    known = embedder.passages([p.embedding_text(doc.title) for p in group])
+                    if embed_missing:
+                        known = embedder.passages([p.embedding_text(doc.title) for p in group])
+                    else:
+                        known = np.zeros((len(group), DIM), dtype=np.float32)
                 vectors.append(known)
         return cls(docs, passages, vectors, embedder, fusion)
 

@@ -4,11 +4,17 @@ The index is built on first use from the published articles (stored vectors
 where current, computed otherwise) and rebuilt on the next question after a
 "knowledge.article_changed" event. While a rebuild runs, questions are answered
 from the previous index rather than waiting.
+
+Articles whose vectors are not stored yet are indexed by their words at once and
+embedded in the background (stored, like the ``assistant.embed_article`` job
+does); the index is rebuilt with their vectors when that is done. A fresh install
+answers its first question in a second instead of after minutes of embedding.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from ledgerdesk.accounts.principal import Principal
@@ -16,6 +22,7 @@ from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.assistant.answer import Assistant, AssistantAnswer, build_assistant
 from ledgerdesk.assistant.llm import LLMProvider, OpenAICompatibleLLM
 from ledgerdesk.assistant.store import load_published
+from ledgerdesk.assistant.tasks import embed_article
 from ledgerdesk.assistant.text import warm_up
 from ledgerdesk.db.engine import Database
 from ledgerdesk.errors import RateLimited
@@ -35,6 +42,7 @@ class AssistantRuntime:
         self._assistant: Assistant | None = None
         self._stale = True
         self._lock = asyncio.Lock()
+        self._embedding: asyncio.Task[None] | None = None
 
     def on_event(self, event: Event) -> None:
         """Bus listener: any article change makes the index stale."""
@@ -50,14 +58,35 @@ class AssistantRuntime:
                 return self._assistant
             # Cleared before loading: a change announced during the build marks it stale again.
             self._stale = False
+            missing: list[int] = []
             async with db.sessionmaker() as session:
-                docs, vectors = await load_published(session)
+                docs, vectors = await load_published(session, missing)
             await asyncio.to_thread(warm_up)
             self._assistant = await asyncio.to_thread(
-                build_assistant, docs, self.settings, vectors, self.llm
+                build_assistant, docs, self.settings, vectors, self.llm, False
             )
+            if missing and self.settings.assistant_dense and self._embedding is None:
+                self._embedding = asyncio.create_task(self._embed(db, missing))
             log.info("assistant index built: %d articles", len(docs))
             return self._assistant
+
+    async def _embed(self, db: Database, article_ids: list[int]) -> None:
+        try:
+            for article_id in article_ids:
+                await embed_article(db, article_id)
+        except Exception:
+            log.exception("embedding articles for the assistant failed")
+        finally:
+            self._embedding = None
+            self._stale = True
+
+    async def close(self) -> None:
+        """Stop a background embedding (on shutdown)."""
+        task, self._embedding = self._embedding, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def check_rate(self, principal: Principal) -> None:
         if principal.customer_id is not None:

@@ -39,8 +39,13 @@ def stored_vectors(article: Article, doc: Doc) -> FloatArray | None:
     return from_bytes(article.embedding, len(split_passages(doc)))
 
 
-async def load_published(session: AsyncSession) -> tuple[list[Doc], StoredVectors]:
-    """Every published article as a Doc, with the vectors stored for it."""
+async def load_published(
+    session: AsyncSession, missing: list[int] | None = None
+) -> tuple[list[Doc], StoredVectors]:
+    """Every published article as a Doc, with the vectors stored for it.
+
+    The ids of articles without current vectors are appended to ``missing``.
+    """
     rows = await session.execute(
         select(Article).where(Article.status == PUBLISHED).order_by(Article.slug, Article.locale)
     )
@@ -52,4 +57,6 @@ async def load_published(session: AsyncSession) -> tuple[list[Doc], StoredVector
         stored = stored_vectors(article, doc)
         if stored is not None:
             vectors[(doc.slug, doc.locale)] = stored
+        elif missing is not None:
+            missing.append(article.id)
     return docs, vectors
