@@ -93,6 +93,7 @@ def create_app(
         if job_runner is not None:
             await job_runner.stop()
         await state.drain()
+        await app.state.assistant.close()
         await state.bus.close()
         await state.db.dispose()
 
