@@ -20,6 +20,7 @@ from ledgerdesk.assistant import api as assistant_api
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.chain import api as chain_api
 from ledgerdesk.channels.webchat import api as webchat_api
+from ledgerdesk.channels.webchat import assistant as webchat_assistant
 from ledgerdesk.channels.webchat.runtime import WebchatRuntime
 from ledgerdesk.conversations import api as conversations_api
 from ledgerdesk.customers import api as customers_api
@@ -109,6 +110,8 @@ def create_app(
     # The assistant's index is built on first use and rebuilt after an article changes.
     app.state.assistant = AssistantRuntime(settings)
     state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
+    # The web chat assistant's reply job answers from this process's index.
+    webchat_assistant.register_runtime(app.state.assistant)
     install_error_handlers(app, html_fallback=_html_errors)
 
     @app.exception_handler(console.LoginRequired)

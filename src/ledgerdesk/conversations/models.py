@@ -28,6 +28,9 @@ class Inbox(Base):
     allowed_origins: Mapped[list[str]] = mapped_column(JSONType, default=list)
     identity_secret_encrypted: Mapped[str | None] = mapped_column(String(300), default=None)
     greetings: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    # Web chat assistant (migration 0011, channels/webchat/assistant.py): the assistant
+    # answers a customer's message before an agent does.
+    assistant_first: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Conversation(Base):
@@ -57,6 +60,9 @@ class Conversation(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     # Safety (migration 0007): what the scanner found in this conversation's messages.
     risk_flags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Web chat assistant (migration 0011): None (never spoke), active, handed_off, resolved;
+    # it answers only while None or active.
+    assistant_state: Mapped[str | None] = mapped_column(String(20), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.channels.webchat.assistant import do_assistant_on_customer_message
 from ledgerdesk.channels.webchat.queries import inbox_of_token, visitor_attachments
 from ledgerdesk.conversations.actions import do_add_message, do_create_conversation
 from ledgerdesk.conversations.queries import access_conversation, find_message_by_channel_id
@@ -76,8 +77,8 @@ async def handle_send(state: AppState, principal: Principal, frame: Send) -> dic
                 channel_message_id=frame.client_id,
                 attachments=attachments,
             )
-            first = await find_message_by_channel_id(uow.session, CHANNEL, frame.client_id)
-            message_id = first.id if first is not None else None
+            message = await find_message_by_channel_id(uow.session, CHANNEL, frame.client_id)
+            message_id = message.id if message is not None else None
         else:
             conversation = await access_conversation(
                 uow.session, principal, frame.conversation_id, write=True
@@ -94,6 +95,9 @@ async def handle_send(state: AppState, principal: Principal, frame: Send) -> dic
                 attachments=attachments,
             )
             message_id = message.id
+        if created and message is not None and principal.customer_id is not None:
+            # The assistant answers first where the inbox wants it (channels/webchat/assistant.py).
+            await do_assistant_on_customer_message(uow, conversation, message)
         await uow.commit()
     return {
         "type": "ack",

@@ -30,6 +30,11 @@ from ledgerdesk.channels.webchat.actions import (
     do_update_webchat_inbox,
     has_email,
 )
+from ledgerdesk.channels.webchat.assistant import (
+    do_assistant_feedback,
+    do_set_assistant_first,
+    widget_turns,
+)
 from ledgerdesk.channels.webchat.cors import PREFIX, WidgetCorsMiddleware, record_verdict
 from ledgerdesk.channels.webchat.demo import DEMO_WIDGET_KEY
 from ledgerdesk.channels.webchat.filetypes import ALLOWED_TYPES, clean_filename, sniff
@@ -46,6 +51,8 @@ from ledgerdesk.channels.webchat.schemas import (
     AttachmentOut,
     EmailOut,
     EmailRequest,
+    FeedbackOut,
+    FeedbackRequest,
     IdentitySecretOut,
     SessionOut,
     SessionRequest,
@@ -55,6 +62,7 @@ from ledgerdesk.channels.webchat.schemas import (
 )
 from ledgerdesk.channels.webchat.texts import MAX_MESSAGE_CHARS, greeting_for, texts_for
 from ledgerdesk.conversations.models import Inbox
+from ledgerdesk.conversations.queries import access_conversation
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, PermissionDenied
 from ledgerdesk.realtime.queries import stream_head
@@ -169,6 +177,7 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
         head = await stream_head(session)
         conversations = await visitor_snapshot(session, started.customer.id)
         online = await agents_online(session, inbox, now)
+        turns = await widget_turns(session, conversations)
     return SessionOut(
         token=started.token,
         customer_id=started.customer.id,
@@ -185,6 +194,7 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
             "max_upload_bytes": state.settings.widget_max_upload_bytes,
             "upload_types": list(ALLOWED_TYPES),
         },
+        assistant_turns=turns,
     )
 
 
@@ -323,6 +333,39 @@ async def leave_email(payload: EmailRequest, request: Request, state: State) -> 
     )
 
 
+@widget_router.post("/assistant/feedback")
+async def assistant_feedback(
+    payload: FeedbackRequest, request: Request, state: State
+) -> FeedbackOut:
+    """The visitor says an answer of the assistant helped, or asks for a person."""
+    principal = await _principal(request, state)
+    async with state.db.sessionmaker() as session:
+        await _check_token_origin(request, session, principal)
+    if principal.customer_id is None:
+        raise PermissionDenied("only a visitor's token may answer the assistant")
+    state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
+    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+        conversation = await access_conversation(
+            uow.session, principal, payload.conversation_id, write=True
+        )
+        await do_assistant_feedback(
+            uow,
+            principal=principal,
+            conversation=conversation,
+            message_id=payload.message_id,
+            verdict=payload.verdict,
+        )
+        out = FeedbackOut(
+            conversation_id=conversation.id,
+            message_id=payload.message_id,
+            verdict=payload.verdict,
+            assistant_state=conversation.assistant_state,
+            status=conversation.status,
+        )
+        await uow.commit()
+    return out
+
+
 # The widget script and the demo page ---------------------------------------------
 
 
@@ -396,6 +439,8 @@ async def create_webchat_inbox(
         allowed_origins=payload.allowed_origins,
         greetings=payload.greetings,
     )
+    if not payload.assistant_first:
+        await do_set_assistant_first(uow, actor=actor, inbox=inbox, enabled=False)
     await uow.commit()
     return WebchatInboxOut.of(inbox, state.settings.public_url, identity_secret=secret)
 
@@ -420,6 +465,8 @@ async def update_webchat_inbox(
         allowed_origins=payload.allowed_origins,
         greetings=payload.greetings,
     )
+    if payload.assistant_first is not None:
+        await do_set_assistant_first(uow, actor=actor, inbox=inbox, enabled=payload.assistant_first)
     await uow.commit()
     return WebchatInboxOut.of(inbox, state.settings.public_url)
 

@@ -1,15 +1,17 @@
-"""Tables of the web chat channel: widget tokens, uploaded attachments, agent presence."""
+"""Tables of the web chat channel: widget tokens, uploaded attachments, agent presence,
+the assistant's turns."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerdesk.db.base import Base, UTCDateTime, utcnow
-from ledgerdesk.db.types import BigIntId
+from ledgerdesk.db.types import BigIntId, JSONType
 
 
 class PresenceStatus(StrEnum):
@@ -65,4 +67,36 @@ class WebchatAttachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(50))
     size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssistantTurn(Base):
+    """One answer of the assistant to one customer message (channels/webchat/assistant.py).
+
+    The unique question id makes the reply job idempotent: a second run finds the
+    turn and stores nothing. Sources, confidence and the hand-off decision are kept
+    here for the console and for analytics; the answer text is the message.
+    """
+
+    __tablename__ = "assistant_turns"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    question_message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    # None when the assistant stayed silent (an agent had already replied).
+    answer_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), default=None
+    )
+    # [{"slug", "locale", "title", "url", "score"}], best first.
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    handoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(60), default=None)
+    locale: Mapped[str] = mapped_column(String(20), default="en")
+    # The customer's verdict: helped, human (None: not given).
+    feedback: Mapped[str | None] = mapped_column(String(20), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

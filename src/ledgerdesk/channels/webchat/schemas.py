@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -63,6 +63,8 @@ class SessionOut(BaseModel):
     greeting: str
     texts: dict[str, str]
     limits: dict[str, Any]
+    # The assistant's answers in these conversations: article links, "did this help?".
+    assistant_turns: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AttachmentOut(BaseModel):
@@ -86,18 +88,39 @@ class EmailOut(BaseModel):
     message: str
 
 
+class FeedbackRequest(BaseModel):
+    """The visitor's answer to one of the assistant's messages."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversation_id: DbId
+    message_id: DbId
+    verdict: Literal["helped", "human"]
+
+
+class FeedbackOut(BaseModel):
+    conversation_id: int
+    message_id: int
+    verdict: str
+    assistant_state: str | None
+    status: str
+
+
 class WebchatInboxCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     default_team_id: DbId | None = None
     allowed_origins: Origins = Field(default_factory=list)
     greetings: Greetings = Field(default_factory=dict)
+    assistant_first: bool = Field(
+        default=True, description="the assistant answers before an agent (docs/webchat.md)"
+    )
 
 
 class WebchatInboxUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     allowed_origins: Origins | None = None
     greetings: Greetings | None = None
+    assistant_first: bool | None = None
 
 
 class WebchatInboxOut(BaseModel):
@@ -108,6 +131,7 @@ class WebchatInboxOut(BaseModel):
     any_origin: bool = Field(description="true when every site may embed the widget (unsafe)")
     identity_verification: bool
     greetings: dict[str, str]
+    assistant_first: bool
     embed_snippet: str
     identity_secret: str | None = Field(
         default=None, description="only when the inbox is created; keep it server-side"
@@ -126,6 +150,7 @@ class WebchatInboxOut(BaseModel):
             any_origin=not inbox.allowed_origins,
             identity_verification=inbox.identity_secret_encrypted is not None,
             greetings=inbox.greetings,
+            assistant_first=inbox.assistant_first,
             embed_snippet=(
                 f'<script src="{public_url}/widget.js" data-inbox="{inbox.widget_key}" '
                 "async></script>"

@@ -44,6 +44,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "verified_hint": (
             "Signed by our support team. Click to copy it with its signature and check it at"
         ),
+        # The assistant (channels/webchat/assistant.py).
+        "assistant": "Assistant",
+        "sources": "Articles:",
+        "helped": "This helped",
+        "human": "Talk to a person",
+        "thanks": "Glad it helped!",
     },
     "zh-Hans": {
         "title": "在线客服",
@@ -73,6 +79,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed": "此会话已关闭。发送消息即可开始新的会话。",
         "verified": "已验证",
         "verified_hint": "由我们的客服签名。点击复制此消息及其签名，并在此页面核验：",
+        "assistant": "智能助手",
+        "sources": "相关文章：",
+        "helped": "问题已解决",
+        "human": "转人工客服",
+        "thanks": "很高兴能帮到您！",
     },
 }
 
@@ -83,6 +94,14 @@ EMAIL_RECORDED = {
         "replies to this conversation go by email."
     ),
     "zh-Hans": "当时没有客服在线。访客留下了邮箱 {email}：此会话的回复将通过邮件发送。",
+}
+
+# What the assistant says when it passes the conversation to a person for a reason of
+# its own (a risk in the conversation, the customer's button); the assistant's own
+# hand-off answers (assistant/answer.py) carry their own words.
+ASSISTANT_HANDOFF = {
+    "en": "I'm passing you to a colleague, who will reply here as soon as possible.",
+    "zh-Hans": "我将为您转接人工客服，客服会尽快在这里回复您。",
 }
 
 

@@ -1,0 +1,456 @@
+"""The assistant in web chat: it answers a visitor's message before an agent does.
+
+When a customer's web chat message is stored in a conversation whose inbox has
+``assistant_first`` and where no person is involved yet, the same transaction
+enqueues the job ``assistant.reply`` (:func:`do_assistant_on_customer_message`).
+The job (:func:`reply_to_message`) asks the assistant with the stored text (secrets
+already removed), stores its answer as a public message of the author "assistant"
+with an :class:`AssistantTurn` row (sources, confidence, hand-off) and the events
+``assistant_answered`` or ``assistant_handoff``, and tells the widget through the
+real-time stream. The visitor answers with "this helped" or "talk to a person"
+(:func:`do_assistant_feedback`).
+
+The conversation's ``assistant_state``: None (never spoke), ``active``,
+``handed_off`` (a person takes over: the assistant stays silent for good) or
+``resolved`` (the visitor said it helped; a new question wakes it again).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.assistant.answer import AssistantAnswer
+from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
+from ledgerdesk.assistant.text import detect_locale
+from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.channels.webchat.models import AssistantTurn
+from ledgerdesk.channels.webchat.texts import ASSISTANT_HANDOFF, choose_language
+from ledgerdesk.conversations.actions import do_add_message, do_update_conversation
+from ledgerdesk.conversations.models import Conversation, ConversationEvent, Inbox, Message
+from ledgerdesk.conversations.status import Status
+from ledgerdesk.db.engine import Database
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ledgerdesk.events.bus import EventBus
+from ledgerdesk.jobs import Job, do_enqueue_job
+from ledgerdesk.realtime import outbox
+from ledgerdesk.realtime.payloads import conversation_payload
+from ledgerdesk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "webchat"
+REPLY_JOB = "assistant.reply"
+
+
+class AssistantState(StrEnum):
+    ACTIVE = "active"
+    HANDED_OFF = "handed_off"
+    RESOLVED = "resolved"
+
+
+class Verdict(StrEnum):
+    HELPED = "helped"
+    HUMAN = "human"
+
+
+# States in which the assistant still answers (None: it has not spoken yet).
+ANSWERING = (None, AssistantState.ACTIVE, AssistantState.RESOLVED)
+
+
+# Pure decisions ---------------------------------------------------------------------
+
+
+def assistant_may_answer(
+    *, assistant_first: bool, state: str | None, agent_replied: bool, status: str
+) -> bool:
+    """Whether the assistant answers the next customer message of a conversation."""
+    return assistant_first and state in ANSWERING and not agent_replied and status != Status.CLOSED
+
+
+def customer_locale(text: str, conversation_language: str | None) -> str:
+    """The language to answer in: Chinese when the message is written in Chinese, else the
+    conversation's language (the widget's), else what the text looks like."""
+    detected = detect_locale(text)
+    if detected.startswith("zh"):
+        return "zh-Hans"
+    return conversation_language or detected
+
+
+def own_handoff_reason(risk_flags: list[str] | None, has_attachments: bool) -> str | None:
+    """A reason to hand off before asking the assistant at all, or None.
+
+    A conversation where a secret was shared or a scam pattern seen needs a person;
+    so does a screenshot or a PDF, which the assistant cannot read.
+    """
+    if risk_flags:
+        return "risk:" + ",".join(sorted(risk_flags))[:50]
+    if has_attachments:
+        return "attachment"
+    return None
+
+
+def source_rows(answer: AssistantAnswer, limit: int = 3) -> list[dict[str, Any]]:
+    return [
+        {
+            "slug": s.slug,
+            "locale": s.locale,
+            "title": s.title,
+            "url": s.url,
+            "score": round(float(s.score), 4),
+        }
+        for s in answer.sources[:limit]
+    ]
+
+
+def turn_for_customer(turn: AssistantTurn, *, ask: bool) -> dict[str, Any]:
+    """What the widget learns of a turn: its message, the article links, whether to ask
+    "did this help?" (never the scores or the reason: those are for agents)."""
+    return {
+        "message_id": turn.answer_message_id,
+        "conversation_id": turn.conversation_id,
+        "sources": [{"title": s["title"], "url": s["url"]} for s in turn.sources],
+        "ask": ask,
+    }
+
+
+def turn_for_agents(turn: AssistantTurn) -> dict[str, Any]:
+    return {
+        "id": turn.id,
+        "message_id": turn.answer_message_id,
+        "question_message_id": turn.question_message_id,
+        "sources": turn.sources,
+        "confidence": turn.confidence,
+        "handoff": turn.handoff,
+        "reason": turn.reason,
+        "locale": turn.locale,
+        "feedback": turn.feedback,
+    }
+
+
+# The runtime the job uses -------------------------------------------------------------
+
+_registered: AssistantRuntime | None = None
+
+
+def register_runtime(runtime: AssistantRuntime) -> None:
+    """The web process shares its assistant (and its index) with the embedded worker."""
+    global _registered
+    _registered = runtime
+
+
+def runtime_for(settings: Settings, bus: EventBus | None) -> AssistantRuntime:
+    """The registered runtime, or (in a separate worker process) one of its own that
+    hears of article changes on the bus."""
+    global _registered
+    if _registered is None:
+        _registered = AssistantRuntime(settings)
+        if bus is not None:
+            bus.add_listener({KNOWLEDGE_TOPIC}, _registered.on_event)
+    return _registered
+
+
+# Actions ----------------------------------------------------------------------------
+
+
+def _event(uow: UnitOfWork, conversation: Conversation, kind: str, data: dict[str, Any]) -> None:
+    uow.session.add(
+        ConversationEvent(
+            conversation_id=conversation.id, kind=kind, actor_kind="assistant", data=data
+        )
+    )
+
+
+def _announce_turn(uow: UnitOfWork, conversation: Conversation, turn: AssistantTurn) -> None:
+    """Agents get the whole turn; the widget the links and whether to ask for feedback."""
+    ask = not turn.handoff and conversation.assistant_state == AssistantState.ACTIVE
+    outbox.append(
+        uow,
+        kind="assistant.turn",
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        team_id=conversation.team_id,
+        data={"conversation": conversation_payload(conversation), "turn": turn_for_agents(turn)},
+        customer_data={"turn": turn_for_customer(turn, ask=ask)},
+    )
+
+
+async def do_assistant_on_customer_message(
+    uow: UnitOfWork, conversation: Conversation, message: Message
+) -> Job | None:
+    """Enqueue the assistant's reply to a customer's web chat message, when it should answer.
+
+    Called in the transaction that stores the message (realtime/commands.py), so the
+    job exists exactly when the message does.
+    """
+    if (
+        message.author_kind != "customer"
+        or message.is_internal
+        or conversation.channel != CHANNEL
+        or conversation.inbox_id is None
+    ):
+        return None
+    inbox = await uow.session.get(Inbox, conversation.inbox_id)
+    if inbox is None or not assistant_may_answer(
+        assistant_first=inbox.assistant_first,
+        state=conversation.assistant_state,
+        agent_replied=conversation.first_response_at is not None,
+        status=conversation.status,
+    ):
+        return None
+    return await do_enqueue_job(
+        uow, REPLY_JOB, {"message_id": message.id}, dedup_key=f"assistant:{message.id}"
+    )
+
+
+async def _turn_of_question(session: AsyncSession, message_id: int) -> AssistantTurn | None:
+    result = await session.execute(
+        select(AssistantTurn).where(AssistantTurn.question_message_id == message_id)
+    )
+    return result.scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class _Question:
+    text: str
+    locale: str
+    own_reason: str | None
+
+
+async def _read_question(session: AsyncSession, message_id: int) -> _Question | None:
+    """The question to ask, or None when there is nothing to do for this message."""
+    message = await session.get(Message, message_id)
+    if message is None or message.author_kind != "customer":
+        return None
+    if await _turn_of_question(session, message_id) is not None:
+        return None  # answered by an earlier run of this job
+    conversation = await session.get(Conversation, message.conversation_id)
+    if conversation is None or conversation.assistant_state not in ANSWERING:
+        return None
+    newer = await session.execute(
+        select(Message.id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.author_kind == "customer",
+            Message.id > message.id,
+        )
+        .limit(1)
+    )
+    if newer.first() is not None:
+        return None  # the customer wrote again: that message's job answers both
+    return _Question(
+        message.body,
+        customer_locale(message.body, conversation.language),
+        own_handoff_reason(conversation.risk_flags, bool(message.attachments)),
+    )
+
+
+async def reply_to_message(
+    db: Database, bus: EventBus | None, runtime: AssistantRuntime, message_id: int
+) -> AssistantTurn | None:
+    """The job ``assistant.reply``: answer one customer message (at most once).
+
+    Returns the stored turn, or None when the assistant had nothing to say (already
+    answered, a person took over, a newer message, the conversation closed).
+    """
+    async with db.sessionmaker() as session:
+        question = await _read_question(session, message_id)
+    if question is None:
+        return None
+    answer: AssistantAnswer | None = None
+    if question.own_reason is None:
+        # Outside any transaction: retrieval takes milliseconds, an LLM seconds.
+        answer = await runtime.answer(db, question.text, question.locale)
+    async with db.writer() as session, UnitOfWork(session, bus) as uow:
+        message = await uow.session.get(Message, message_id)
+        if message is None:
+            return None
+        conversation = await uow.session.get(
+            Conversation, message.conversation_id, with_for_update=True
+        )
+        assert conversation is not None
+        # Checked again under the lock: an agent may have replied while we asked.
+        if conversation.status == Status.CLOSED or conversation.assistant_state not in ANSWERING:
+            return None
+        if conversation.first_response_at is not None:
+            conversation.assistant_state = AssistantState.HANDED_OFF
+            _event(uow, conversation, "assistant_handoff", {"reason": "agent_replied"})
+            await uow.commit()
+            return None
+        turn = await _store_turn(uow, conversation, message, question, answer)
+        if turn is not None:
+            await uow.commit()
+        return turn
+
+
+async def _store_turn(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    question_message: Message,
+    question: _Question,
+    answer: AssistantAnswer | None,
+) -> AssistantTurn | None:
+    handoff = answer is None or answer.handoff
+    reason = question.own_reason if answer is None else answer.reason
+    language = choose_language(question.locale)
+    body = ASSISTANT_HANDOFF[language] if answer is None else answer.answer
+    turn = AssistantTurn(
+        conversation_id=conversation.id,
+        question_message_id=question_message.id,
+        sources=[] if answer is None else source_rows(answer),
+        confidence=0.0 if answer is None else min(1.0, max(0.0, float(answer.confidence))),
+        handoff=handoff,
+        reason=reason,
+        locale=question.locale if answer is None else answer.locale,
+    )
+    try:
+        async with uow.session.begin_nested():
+            uow.session.add(turn)
+            await uow.session.flush()
+    except IntegrityError:
+        return None  # another run of this job stored it first
+    conversation.assistant_state = AssistantState.HANDED_OFF if handoff else AssistantState.ACTIVE
+    reply, _ = await do_add_message(
+        uow, actor=None, conversation=conversation, body=body, author_kind="assistant"
+    )
+    turn.answer_message_id = reply.id
+    data: dict[str, Any] = {
+        "turn_id": turn.id,
+        "message_id": reply.id,
+        "question_message_id": question_message.id,
+        "sources": turn.sources,
+        "confidence": turn.confidence,
+        "handoff": handoff,
+        "reason": reason,
+        "locale": turn.locale,
+    }
+    _event(uow, conversation, "assistant_answered", data)
+    if handoff:
+        _event(uow, conversation, "assistant_handoff", {"reason": reason, "turn_id": turn.id})
+    _announce_turn(uow, conversation, turn)
+    return turn
+
+
+async def do_assistant_feedback(
+    uow: UnitOfWork,
+    *,
+    principal: Principal,
+    conversation: Conversation,
+    message_id: int,
+    verdict: str,
+) -> AssistantTurn:
+    """The visitor's answer to "did this help?" on one of the assistant's messages.
+
+    ``helped``: the conversation is solved and the assistant state ``resolved``.
+    ``human``: the assistant says a colleague takes over and stays silent from now on.
+    Giving the same verdict again changes nothing (a double click, a resend).
+    """
+    if principal.customer_id is None or conversation.customer_id != principal.customer_id:
+        raise PermissionDenied("only the visitor of this conversation can answer the assistant")
+    if verdict not in set(Verdict):
+        raise InvalidInput(f"verdict must be one of: {', '.join(Verdict)}")
+    result = await uow.session.execute(
+        select(AssistantTurn).where(
+            AssistantTurn.answer_message_id == message_id,
+            AssistantTurn.conversation_id == conversation.id,
+        )
+    )
+    turn = result.scalar_one_or_none()
+    if turn is None:
+        raise NotFound(f"message {message_id} is not an answer of the assistant here")
+    if turn.feedback == verdict:
+        return turn
+    if turn.feedback is not None or conversation.assistant_state != AssistantState.ACTIVE:
+        raise Conflict("this answer was already rated, or a person has taken over")
+    if conversation.status == Status.CLOSED:
+        raise Conflict("this conversation is closed; start a new one")
+    turn.feedback = verdict
+    if verdict == Verdict.HELPED:
+        conversation.assistant_state = AssistantState.RESOLVED
+        _event(uow, conversation, "assistant_resolved", {"turn_id": turn.id})
+        if conversation.status != Status.SOLVED:
+            await do_update_conversation(
+                uow, actor=principal, conversation=conversation, status=Status.SOLVED
+            )
+    else:
+        conversation.assistant_state = AssistantState.HANDED_OFF
+        _event(
+            uow,
+            conversation,
+            "assistant_handoff",
+            {"reason": "customer_request", "turn_id": turn.id},
+        )
+        if conversation.status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED):
+            await do_update_conversation(
+                uow, actor=principal, conversation=conversation, status=Status.OPEN
+            )
+        language = choose_language(turn.locale or conversation.language)
+        await do_add_message(
+            uow,
+            actor=None,
+            conversation=conversation,
+            body=ASSISTANT_HANDOFF[language],
+            author_kind="assistant",
+        )
+    _announce_turn(uow, conversation, turn)
+    return turn
+
+
+async def do_set_assistant_first(
+    uow: UnitOfWork, *, actor: Principal, inbox: Inbox, enabled: bool
+) -> None:
+    """An admin turns the assistant on or off for an inbox (from its next message on)."""
+    actor.require_admin()
+    if inbox.assistant_first == enabled:
+        return
+    inbox.assistant_first = enabled
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="webchat.assistant_first",
+        object_type="inbox",
+        object_id=inbox.id,
+        detail={"assistant_first": enabled},
+    )
+
+
+# Reads ------------------------------------------------------------------------------
+
+
+async def turns_of(session: AsyncSession, conversation_id: int) -> list[AssistantTurn]:
+    result = await session.execute(
+        select(AssistantTurn)
+        .where(AssistantTurn.conversation_id == conversation_id)
+        .order_by(AssistantTurn.id)
+    )
+    return list(result.scalars())
+
+
+async def widget_turns(
+    session: AsyncSession, conversations: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The assistant's turns in the visitor's recent conversations (the session snapshot);
+    only the latest turn of a conversation where the assistant is active asks for feedback."""
+    found: list[dict[str, Any]] = []
+    for shown in conversations:
+        conversation = await session.get(Conversation, shown["id"])
+        if conversation is None:
+            continue
+        turns = [t for t in await turns_of(session, conversation.id) if t.answer_message_id]
+        for index, turn in enumerate(turns):
+            ask = (
+                index == len(turns) - 1
+                and not turn.handoff
+                and turn.feedback is None
+                and conversation.assistant_state == AssistantState.ACTIVE
+            )
+            found.append(turn_for_customer(turn, ask=ask))
+    return found
