@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     job_dead_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     # Real-time stream entries older than this are deleted (clients resume from newer ones).
     stream_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # Outbound webhooks (docs/automation.md): private, loopback and link-local addresses
+    # are refused (SSRF) unless this is on, for tests and a developer's own machine.
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
 
     # The assistant (docs/assistant.md). The thresholds were chosen on
     # eval/assistant_validation.jsonl with `ledgerdesk eval assistant-thresholds`.

@@ -18,6 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from ledgerdesk.accounts.models import Agent, Team, TeamMembership
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.automation.hooks import (
+    do_automation_on_created,
+    do_automation_on_message,
+    do_automation_on_updated,
+)
 from ledgerdesk.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -370,6 +375,8 @@ async def do_create_conversation(
     first = {"message": message_payload(message)}
     _announce(uow, conversation, "conversation.created", first, first)
     await _act_on_risks(uow, conversation, message, guarded)
+    # Rules, routing and webhooks (automation/hooks.py), in this unit of work.
+    await do_automation_on_created(uow, conversation, message)
     return conversation, True
 
 
@@ -480,6 +487,7 @@ async def do_add_message(
     customer_copy = {"message": message_payload(message, anti_phishing_code=code)}
     _announce(uow, conversation, "message.created", payload, None if internal else customer_copy)
     await _act_on_risks(uow, conversation, message, guarded)
+    await do_automation_on_message(uow, conversation, message)
     return message, True
 
 
@@ -602,6 +610,7 @@ async def do_update_conversation(
             {"changes": sorted(changes)},
             {"changes": ["status"]} if "status" in changes else None,
         )
+        await do_automation_on_updated(uow, conversation, changes)
     return conversation
 
 

@@ -1,0 +1,143 @@
+"""Running rules: in the unit of work of the change that triggered them.
+
+Loop prevention, in two rules:
+
+1. **A rule fires at most once per conversation per trigger event.** A firing row
+   with a unique (rule, conversation, event key) is written before the actions run;
+   if it exists already (the same message delivered twice, an SLA event handled by
+   two processes) the rule does nothing.
+2. **Depth 1.** Changes made by rules trigger the ``conversation.updated`` rules once
+   (depth 1), without the rules that already fired in this chain; changes made at
+   depth 1 trigger nothing more. So a rule "priority urgent → add tag" still works
+   after a rule that set urgent, but two rules can never ping-pong.
+
+Within one event the rules run in order (position, then id), and each sees the
+changes the ones before it made.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ledgerdesk.automation.changes import SystemChanges
+from ledgerdesk.automation.conditions import CompiledRule
+from ledgerdesk.automation.effects import apply_actions
+from ledgerdesk.automation.facts import facts_of, last_customer_texts, tier_of
+from ledgerdesk.automation.models import RuleFiring
+from ledgerdesk.automation.queries import enabled_rules
+from ledgerdesk.automation.schemas import Trigger
+from ledgerdesk.conversations.models import Conversation, Message
+from ledgerdesk.db.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+MAX_DEPTH = 1
+
+
+@dataclass
+class ChainResult:
+    """Which rules fired, and what they changed, across the whole chain."""
+
+    fired: list[int] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)
+
+
+async def do_run_rules(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    trigger: str,
+    *,
+    message: Message | None = None,
+    event_key: str | None = None,
+    only: CompiledRule | None = None,
+) -> ChainResult:
+    """Evaluate the enabled rules of ``trigger`` (or just ``only``) for this event and
+    run the actions of those that match; then the depth-1 ``conversation.updated`` pass."""
+    result = ChainResult()
+    rules = [only] if only is not None else await enabled_rules(uow.session, trigger)
+    key = event_key or _event_key(trigger, message)
+    await _run_pass(uow, conversation, rules, key, message, result)
+    if result.changed and MAX_DEPTH >= 1:
+        follow = [
+            rule
+            for rule in await enabled_rules(uow.session, Trigger.CONVERSATION_UPDATED)
+            if rule.rule_id not in result.fired
+        ]
+        if follow:
+            depth_one = ChainResult(fired=list(result.fired))
+            await _run_pass(uow, conversation, follow, f"chain:{uuid.uuid4().hex}", None, depth_one)
+            result.fired = depth_one.fired
+            result.changed |= depth_one.changed
+    return result
+
+
+def _event_key(trigger: str, message: Message | None) -> str:
+    if trigger == Trigger.CONVERSATION_CREATED:
+        return "created"
+    if trigger == Trigger.MESSAGE_RECEIVED and message is not None:
+        return f"message:{message.id}"
+    # Every update is its own event; repeats within a chain are stopped by the chain.
+    return f"{trigger}:{uuid.uuid4().hex}"
+
+
+async def _run_pass(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    rules: list[CompiledRule],
+    key: str,
+    message: Message | None,
+    result: ChainResult,
+) -> None:
+    if not rules:
+        return
+    tier = await tier_of(uow.session, conversation)
+    text = await _text_for(uow, conversation, message, rules, key)
+    facts = facts_of(conversation, tier, text)
+    changes = SystemChanges(uow, conversation, {})
+    for rule in rules:
+        if rule.rule_id in result.fired or not rule.matches(facts):
+            continue
+        if not await _claim(uow, rule.rule_id, conversation.id, key):
+            continue
+        result.fired.append(rule.rule_id)
+        changes.reason = {"reason": "rule", "rule_id": rule.rule_id}
+        before = set(changes.changed)
+        await apply_actions(uow, conversation, rule, changes)
+        if changes.changed != before:
+            facts = facts_of(conversation, tier, text)  # later rules see this rule's changes
+    result.changed |= await changes.finish()
+
+
+async def _text_for(
+    uow: UnitOfWork,
+    conversation: Conversation,
+    message: Message | None,
+    rules: list[CompiledRule],
+    key: str,
+) -> str:
+    if message is not None:
+        if key == "created":  # the first message and the subject the customer wrote
+            return f"{conversation.subject}\n{message.body}"
+        return message.body
+    if not any(rule.uses_text for rule in rules):
+        return ""
+    texts = await last_customer_texts(uow.session, [conversation.id])
+    return f"{conversation.subject}\n{texts.get(conversation.id, '')}"
+
+
+async def _claim(uow: UnitOfWork, rule_id: int, conversation_id: int, key: str) -> bool:
+    """Write the firing row; False when this rule already fired for this event."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(RuleFiring)
+        .values(rule_id=rule_id, conversation_id=conversation_id, event_key=key[:100], actions=[])
+        .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id", "event_key"])
+        .returning(RuleFiring.id)
+    )
+    found = await uow.session.execute(statement)
+    return found.scalar() is not None
