@@ -77,7 +77,8 @@ def test_weighted_fusion_moves_with_the_dense_weight() -> None:
     lexical_hit = lexical_only.search(lexical_only.query(question))[0]
     dense_hit = dense_only.search(dense_only.query(question))[0]
     assert lexical_hit.score == lexical_hit.lexical
-    expected = (dense_hit.dense - 0.78) / (0.92 - 0.78)
+    band = FusionParams()
+    expected = (dense_hit.dense - band.dense_floor) / (band.dense_ceiling - band.dense_floor)
     assert abs(dense_hit.score - min(1.0, max(0.0, expected))) < 1e-5
 
 

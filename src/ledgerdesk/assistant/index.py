@@ -34,9 +34,10 @@ TAG_BOOST = 2
 @dataclass(frozen=True, slots=True)
 class FusionParams:
     method: Literal["weighted", "rrf"] = "weighted"
-    dense_weight: float = 0.6
+    # Defaults chosen on eval/assistant_validation.jsonl (docs/assistant.md).
+    dense_weight: float = 0.7
     # e5 cosines between a question and any text sit high; this band maps to [0, 1].
-    dense_floor: float = 0.78
+    dense_floor: float = 0.75
     dense_ceiling: float = 0.92
     rrf_k: int = 60
 
