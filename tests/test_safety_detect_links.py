@@ -5,7 +5,7 @@ from __future__ import annotations
 import idna
 import pytest
 
-from ledgerdesk.safety.links import find_links, skeleton
+from ledgerdesk.safety.links import check_domain, find_links, skeleton
 
 OFFICIAL = ["harbor.exchange", "harborpay.com"]
 DENIED = ["free-usdt-gift.xyz"]
@@ -85,3 +85,9 @@ def test_the_domain_of_an_email_address_is_checked_too() -> None:
         ("typo", "harbor.exchange")
     ]
     assert verdicts("write to support@harbor.exchange") == []
+
+
+def test_one_host_can_be_checked_on_its_own() -> None:
+    assert check_domain("support.harbor.exchange", OFFICIAL) is None
+    assert check_domain("harb0r.exchange", OFFICIAL) == ("typo", "harbor.exchange")
+    assert check_domain("a.free-usdt-gift.xyz", OFFICIAL, DENIED) == ("denied_domain", None)

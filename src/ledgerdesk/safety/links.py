@@ -192,6 +192,16 @@ def check_host(
     return None
 
 
+def check_domain(
+    host: str, official_domains: Sequence[str] = (), denied_domains: Sequence[str] = ()
+) -> tuple[str, str | None] | None:
+    """(reason, official domain it imitates or None) for a suspicious host; None if fine.
+
+    The same verdict :func:`find_links` gives a link, for one host (a verify page).
+    """
+    return check_host(host, _officials(tuple(official_domains)), denied_domains)
+
+
 def _host_of_url(url: str) -> tuple[str, str | None]:
     """(host, userinfo) of a URL."""
     rest = url.split("://", 1)[1]
