@@ -151,15 +151,15 @@ async def test_a_question_gets_the_help_center_answer_live_from_the_real_worker(
     app: Any, live_server: LiveServer, chat: Chat, db: Database, settings: Settings
 ) -> None:
     state = app.state.ledgerdesk
-    runner = create_job_runner(
-        settings.model_copy(update=FAST_JOB_SETTINGS), db, state.bus
-    )
+    runner = create_job_runner(settings.model_copy(update=FAST_JOB_SETTINGS), db, state.bus)
     await runner.start()
     try:
         async with httpx.AsyncClient(base_url=live_server.url) as client:
             started = await visitor(client, chat)
         async with realtime(live_server, started["token"]) as widget:
-            await widget.send(type="send", client_id="q-1", body="I forgot the memo for my XRP deposit")
+            await widget.send(
+                type="send", client_id="q-1", body="I forgot the memo for my XRP deposit"
+            )
             ack = await widget.next("ack")
             while True:
                 event = await widget.next_event("message.created")
@@ -367,9 +367,7 @@ async def test_the_reply_job_stores_one_answer_however_often_it_runs(
 async def test_a_conversation_flagged_for_a_secret_goes_to_a_person(
     app: Any, live_server: LiveServer, chat: Chat, db: Database
 ) -> None:
-    phrase = (
-        "abandon ability able about above absent absorb abstract absurd abuse access accident"
-    )
+    phrase = "abandon ability able about above absent absorb abstract absurd abuse access accident"
     asked = await _ask(live_server, chat, f"my deposit is missing, my seed is {phrase}")
     conversation = await _conversation(db, asked["ack"]["conversation_id"])
     assert conversation.risk_flags, "the safety scanner flags a shared seed phrase"

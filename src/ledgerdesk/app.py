@@ -41,7 +41,7 @@ from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
 from ledgerdesk.sla import api as sla_api
-from ledgerdesk.web import chips, console
+from ledgerdesk.web import chips, console, suggestions
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -148,6 +148,7 @@ def create_app(
 
     helpcenter.install(app)
     app.include_router(chips.router)
+    app.include_router(suggestions.router)  # the assistant panel of a conversation
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -843,3 +843,18 @@
     });
   }
 })();
+
+// The assistant panel (web/suggestions.py): "Insert" puts the draft into the composer.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-insert-draft]") : null;
+    if (!button) return;
+    var draft = document.querySelector(button.getAttribute("data-insert-draft"));
+    var composer = document.querySelector("#composer textarea[name=body]");
+    if (!draft || !composer) return;
+    composer.value = composer.value.trim() ? composer.value.replace(/\s+$/, "") + "\n\n" + draft.value : draft.value;
+    composer.dispatchEvent(new Event("input", { bubbles: true }));
+    composer.focus();
+  });
+})();

@@ -53,6 +53,7 @@
   var session = null, texts = T, limits = { max_message_chars: 5000, max_upload_bytes: 10485760 };
   var conv = null, socket = null, ready = false, attempt = 0, retryTimer = null, watchdog = null;
   var shown = {}, byClient = {}, started = false, open = false, typingOut = 0, typingStop = null;
+  var asking = null; // the assistant's "did this help?" buttons, while they are on screen
 
   // The frame: a launcher and a panel in a shadow root, so the page's CSS cannot reach in.
   var host = el("div");
@@ -85,7 +86,9 @@
     "button.go,.offline button{padding:8px 12px;border:0;border-radius:8px;background:#1f5eff;color:#fff;cursor:pointer}" +
     ".clip{padding:8px;border:1px solid #ccd;border-radius:8px;background:#fff;cursor:pointer}" +
     ".note{padding:4px 12px;color:#b00020;font-size:12px}.note:empty{display:none}" +
-    ".ok{display:block;margin-top:4px;padding:0;border:0;background:none;color:#1f8a4c;font-size:11px;cursor:pointer}";
+    ".ok{display:block;margin-top:4px;padding:0;border:0;background:none;color:#1f8a4c;font-size:11px;cursor:pointer}" +
+    ".src{display:block;margin-top:4px;font-size:12px;color:#1f5eff}.ask{display:flex;gap:6px;margin-top:6px}" +
+    ".ask button{padding:4px 8px;border:1px solid #1f5eff;border-radius:6px;background:#fff;color:#1f5eff;cursor:pointer}";
   var launch = el("button", "launch", "💬"), dot = el("span", "dot");
   launch.setAttribute("aria-label", T.open);
   launch.appendChild(dot);
@@ -192,6 +195,7 @@
       conv = current.id;
       current.messages.forEach(function (m) { showMessage(m, true); });
     }
+    (data.assistant_turns || []).forEach(assisted);
     pending.forEach(function (p) { if (!shown["c" + p.client_id]) bubble(p); });
     if (!data.agents_online && !data.has_email) offerEmail();
     connect();
@@ -264,6 +268,8 @@
           d.conversation.status === "closed") {
         conv = null;
         log.appendChild(el("div", "msg system", texts.closed));
+      } else if (d.turn) {
+        assisted(d.turn);
       } else if (d.message) {
         var mine = d.message.client_id && byClient[d.message.client_id];
         if (mine || conv === null || d.message.conversation_id === conv) {
@@ -290,9 +296,9 @@
       if (m.author_kind === "customer") node.tick.textContent = texts.delivered;
     } else {
       var who = m.author_kind === "customer" ? "mine" : m.author_kind === "system" ? "system" : "";
-      node = render(m.body, m.attachments, who);
+      node = render(m.body, m.attachments, who, m.author_kind === "assistant" ? texts.assistant : texts.support);
       if (m.signature) badge(node, m);
-      if (m.author_kind === "agent") typing.textContent = "";
+      if (m.author_kind === "agent") { typing.textContent = ""; unask(); }
       if (m.author_kind === "customer") node.tick.textContent = texts.delivered;
       if (!quiet && !open && m.author_kind !== "customer") dot.style.display = "block";
     }
@@ -300,9 +306,9 @@
     if (m.client_id) shown["c" + m.client_id] = node;
   }
 
-  function render(body, attachments, who) {
+  function render(body, attachments, who, label) {
     var node = el("div", "msg " + who);
-    if (who === "") node.appendChild(el("span", "who", texts.support));
+    if (who === "") node.appendChild(el("span", "who", label));
     node.appendChild(document.createTextNode(body || ""));
     (attachments || []).forEach(function (a) { node.appendChild(attachment(a)); });
     node.tick = el("span", "tick");
@@ -321,6 +327,45 @@
       if (navigator.clipboard) navigator.clipboard.writeText(m.body + "\n\nSignature: " + m.signature);
     };
     node.appendChild(b);
+  }
+
+  // The assistant's answer: links to its articles and, on the latest one, "This helped" /
+  // "Talk to a person" (docs/webchat.md, "The assistant").
+  function assisted(t) {
+    var node = shown[t.message_id];
+    if (!node || node.turn) return;
+    node.turn = 1;
+    if (t.sources.length) node.appendChild(el("span", "who", texts.sources));
+    t.sources.forEach(function (s) {
+      if (!/^\/help\//.test(s.url)) return;
+      var a = el("a", "src", s.title);
+      a.href = BASE + s.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      node.appendChild(a);
+    });
+    unask();
+    if (!t.ask) return;
+    asking = el("div", "ask");
+    [["helped", texts.helped], ["human", texts.human]].forEach(function (v) {
+      var b = el("button", "", v[1]);
+      b.onclick = function () {
+        call("assistant/feedback", { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ conversation_id: t.conversation_id, message_id: t.message_id, verdict: v[0] }) })
+          .then(function () {
+            unask();
+            if (v[0] === "helped") log.appendChild(el("div", "msg system", texts.thanks));
+          }, function (error) { setNote(error.message); });
+      };
+      asking.appendChild(b);
+    });
+    node.appendChild(asking);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function unask() {
+    if (asking && asking.parentNode) asking.parentNode.removeChild(asking);
+    asking = null;
   }
 
   function attachment(a) {
@@ -350,7 +395,7 @@
 
   // Sending: a client_id per message, "sending…" until the ack, resent after reconnects.
   function bubble(p) {
-    var node = render(p.body, p.attachments, "mine");
+    var node = render(p.body, p.attachments, "mine", "");
     node.tick.textContent = texts.sending || "…";
     byClient[p.client_id] = node;
     return node;
