@@ -19,6 +19,9 @@ from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
 from ledgerdesk.assistant import api as assistant_api
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.automation import api as automation_api
+from ledgerdesk.automation import console as automation_console
+from ledgerdesk.automation import listeners as automation_listeners
+from ledgerdesk.automation import api as automation_api
 from ledgerdesk.automation import listeners as automation_listeners
 from ledgerdesk.chain import api as chain_api
 from ledgerdesk.channels.webchat import api as webchat_api
@@ -34,8 +37,10 @@ from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import helpcenter
 from ledgerdesk.macros import api as macros_api
+from ledgerdesk.macros import api as macros_api
 from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.safety import api as safety_api
+from ledgerdesk.routing import api as routing_api
 from ledgerdesk.routing import api as routing_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
@@ -116,6 +121,8 @@ def create_app(
     state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
     # SLA warnings and breaches become jobs that run the automation rules.
     automation_listeners.install(state.bus, state.db)
+    # SLA warnings and breaches become jobs that run the automation rules.
+    automation_listeners.install(state.bus, state.db)
     # The web chat assistant's reply job answers from this process's index.
     webchat_assistant.register_runtime(app.state.assistant)
     install_error_handlers(app, html_fallback=_html_errors)
@@ -137,6 +144,9 @@ def create_app(
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
+    api.include_router(automation_api.router)
+    api.include_router(macros_api.router)
+    api.include_router(routing_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
     webchat_api.install(app)
@@ -149,6 +159,7 @@ def create_app(
     helpcenter.install(app)
     app.include_router(chips.router)
     app.include_router(suggestions.router)  # the assistant panel of a conversation
+    app.include_router(automation_console.router)  # /admin/automation, /admin/macros
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
