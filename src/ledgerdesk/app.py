@@ -21,8 +21,6 @@ from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.automation import api as automation_api
 from ledgerdesk.automation import console as automation_console
 from ledgerdesk.automation import listeners as automation_listeners
-from ledgerdesk.automation import api as automation_api
-from ledgerdesk.automation import listeners as automation_listeners
 from ledgerdesk.chain import api as chain_api
 from ledgerdesk.channels.webchat import api as webchat_api
 from ledgerdesk.channels.webchat import assistant as webchat_assistant
@@ -37,10 +35,8 @@ from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import helpcenter
 from ledgerdesk.macros import api as macros_api
-from ledgerdesk.macros import api as macros_api
 from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.safety import api as safety_api
-from ledgerdesk.routing import api as routing_api
 from ledgerdesk.routing import api as routing_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
@@ -121,8 +117,6 @@ def create_app(
     state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
     # SLA warnings and breaches become jobs that run the automation rules.
     automation_listeners.install(state.bus, state.db)
-    # SLA warnings and breaches become jobs that run the automation rules.
-    automation_listeners.install(state.bus, state.db)
     # The web chat assistant's reply job answers from this process's index.
     webchat_assistant.register_runtime(app.state.assistant)
     install_error_handlers(app, html_fallback=_html_errors)
@@ -141,9 +135,6 @@ def create_app(
     api.include_router(assistant_api.router)
     api.include_router(knowledge_api.router)
     api.include_router(sla_api.router)
-    api.include_router(automation_api.router)
-    api.include_router(macros_api.router)
-    api.include_router(routing_api.router)
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
