@@ -26,7 +26,7 @@ def app(settings: Settings, db: Database, bus: MemoryEventBus, tmp_path: Path): 
     return create_app(settings.model_copy(update={"assistant_dense": False}), db=db, bus=bus)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 async def kb(db: Database, tmp_path: Path) -> None:
     await import_directory(db, write_kb(tmp_path / "kb"))
 
@@ -43,7 +43,7 @@ async def _conversation(client: httpx.AsyncClient, world: World, body: str, **ex
 
 
 async def test_the_conversation_page_loads_the_assistant_panel_after_itself(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, kb: None
 ) -> None:
     number = await _conversation(client, world, "I forgot the memo for my XRP deposit")
     await login(client, "bob@example.org")
@@ -52,7 +52,7 @@ async def test_the_conversation_page_loads_the_assistant_panel_after_itself(
 
 
 async def test_the_panel_suggests_articles_and_a_draft_to_insert(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, kb: None
 ) -> None:
     number = await _conversation(client, world, "I forgot the memo for my XRP deposit")
     await login(client, "bob@example.org")
@@ -66,7 +66,7 @@ async def test_the_panel_suggests_articles_and_a_draft_to_insert(
 
 
 async def test_a_chinese_question_gets_the_chinese_article(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, kb: None
 ) -> None:
     number = await _conversation(client, world, "充值忘记填写Memo了怎么办")
     await login(client, "bob@example.org")
@@ -75,7 +75,9 @@ async def test_a_chinese_question_gets_the_chinese_article(
     assert "/help/zh-Hans/a/missing-memo-tag" in panel.text
 
 
-async def test_a_case_for_a_person_gets_no_draft(client: httpx.AsyncClient, world: World) -> None:
+async def test_a_case_for_a_person_gets_no_draft(
+    client: httpx.AsyncClient, world: World, kb: None
+) -> None:
     number = await _conversation(client, world, "My account was hacked, funds stolen")
     await login(client, "bob@example.org")
     panel = await client.get(f"/conversations/{number}/assistant")
@@ -85,7 +87,7 @@ async def test_a_case_for_a_person_gets_no_draft(client: httpx.AsyncClient, worl
 
 
 async def test_a_viewer_sees_suggestions_but_cannot_insert(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, kb: None
 ) -> None:
     number = await _conversation(client, world, "I forgot the memo for my XRP deposit")
     await login(client, "victor@example.org")
@@ -95,7 +97,7 @@ async def test_a_viewer_sees_suggestions_but_cannot_insert(
 
 
 async def test_a_conversation_of_a_private_team_stays_hidden(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, kb: None
 ) -> None:
     number = await _conversation(
         client, world, "I forgot the memo for my XRP deposit", team_id=world.security.id
@@ -106,8 +108,19 @@ async def test_a_conversation_of_a_private_team_stays_hidden(
     assert "missing-memo-tag" not in panel.text
 
 
-async def test_the_panel_needs_a_login(client: httpx.AsyncClient, world: World) -> None:
+async def test_the_panel_needs_a_login(client: httpx.AsyncClient, world: World, kb: None) -> None:
     number = await _conversation(client, world, "I forgot the memo for my XRP deposit")
     panel = await client.get(f"/conversations/{number}/assistant")
     assert panel.status_code in (302, 303, 401)
     assert "missing-memo-tag" not in panel.text
+
+
+async def test_without_any_article_the_panel_says_so(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    number = await _conversation(client, world, "I forgot the memo for my XRP deposit")
+    await login(client, "bob@example.org")
+    panel = await client.get(f"/conversations/{number}/assistant")
+    assert panel.status_code == 200, panel.text
+    assert "No article matches the last customer message." in panel.text
+    assert 'id="assistant-draft"' not in panel.text

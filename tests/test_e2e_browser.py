@@ -15,10 +15,17 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from ledgerdesk.assistant.runtime import AssistantRuntime
 from ledgerdesk.channels.webchat.actions import do_create_webchat_inbox
+from ledgerdesk.channels.webchat.assistant import register_runtime
 from ledgerdesk.channels.webchat.demo import DEMO_WIDGET_KEY
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.jobs.service import create_job_runner
+from ledgerdesk.knowledge.transfer import import_directory
+from ledgerdesk.settings import Settings
+from tests.assistant_fixtures import write_kb
 from tests.conftest import PASSWORD, LiveServer, World, _unavailable
+from tests.jobs_support import FAST_JOB_SETTINGS
 
 CHROMIUM = os.environ.get("LEDGERDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -123,3 +130,60 @@ async def test_a_customer_and_an_agent_chat_live_in_real_browsers(
     await expect(agent.locator("#thread", has_text=follow_up)).to_be_visible(timeout=TIMEOUT_MS)
     await agent_context.close()
     await customer_context.close()
+
+
+async def test_the_widget_shows_the_assistants_answer_with_its_links_and_buttons(
+    browser: Browser,
+    live_server: LiveServer,
+    world: World,
+    app: object,
+    settings: Settings,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The assistant answers first (channels/webchat/assistant.py), through the real job
+    worker; BM25 only, as the browser flow is under test here, not the embedding model."""
+    state = app.state.ledgerdesk  # type: ignore[attr-defined]
+    lexical = AssistantRuntime(settings.model_copy(update={"assistant_dense": False}))
+    app.state.assistant = lexical  # type: ignore[attr-defined]
+    register_runtime(lexical)
+    await import_directory(world.db, write_kb(tmp_path / "kb"))
+    async with UnitOfWork(world.db.write_sessionmaker()) as uow:
+        await do_create_webchat_inbox(
+            uow,
+            actor=None,
+            box=state.box,
+            name="Harbor web chat",
+            default_team_id=world.support.id,
+            allowed_origins=[live_server.url],
+            widget_key=DEMO_WIDGET_KEY,
+        )
+        await uow.commit()
+    runner = create_job_runner(settings.model_copy(update=FAST_JOB_SETTINGS), world.db, state.bus)
+    await runner.start()
+    try:
+        context = await browser.new_context(viewport={"width": 1200, "height": 850}, locale="en-US")
+        customer = await context.new_page()
+        await customer.goto(f"{live_server.url}/demo/host")
+        await customer.locator("button.launch").click()
+        await customer.locator(".bar textarea").fill("I forgot the memo for my XRP deposit")
+        await customer.locator("button.go").click()
+        answer = customer.locator(".msg", has=customer.locator("a.src"))
+        await expect(answer).to_have_count(1, timeout=TIMEOUT_MS)
+        await expect(answer.locator(".who").first).to_have_text("Assistant")
+        link = answer.locator("a.src", has_text="I forgot the memo or tag on my deposit")
+        await expect(link).to_have_attribute(
+            "href", f"{live_server.url}/help/en/a/missing-memo-tag"
+        )
+        helped = answer.get_by_role("button", name="This helped")
+        await expect(helped).to_be_visible()
+        await expect(answer.get_by_role("button", name="Talk to a person")).to_be_visible()
+        await shot(customer, "assistant-answer", request)
+        await helped.click()
+        await expect(customer.locator(".msg.system", has_text="Glad it helped!")).to_be_visible(
+            timeout=TIMEOUT_MS
+        )
+        await expect(answer.get_by_role("button", name="This helped")).to_have_count(0)
+        await context.close()
+    finally:
+        await runner.stop()

@@ -28,6 +28,7 @@ from ledgerdesk.channels.webchat.assistant import (
     AssistantState,
     assistant_may_answer,
     customer_locale,
+    customer_sources,
     own_handoff_reason,
     reply_to_message,
 )
@@ -409,6 +410,24 @@ def test_the_answer_language_follows_chinese_text_else_the_conversation() -> Non
     assert customer_locale("我的充值没到账", "en") == "zh-Hans"
     assert customer_locale("deposit missing", "zh-Hans") == "zh-Hans"
     assert customer_locale("deposit missing", None) == "en"
+
+
+def test_a_customer_sees_only_the_articles_close_to_the_best() -> None:
+    def row(slug: str, score: float) -> dict[str, Any]:
+        return {
+            "slug": slug,
+            "locale": "en",
+            "title": slug,
+            "url": f"/help/en/a/{slug}",
+            "score": score,
+        }
+
+    shown = customer_sources([row("a", 0.8), row("b", 0.6), row("c", 0.2)])
+    assert shown == [
+        {"title": "a", "url": "/help/en/a/a"},
+        {"title": "b", "url": "/help/en/a/b"},
+    ]
+    assert customer_sources([]) == []
 
 
 def test_risks_and_attachments_go_to_a_person_before_retrieval() -> None:

@@ -111,13 +111,29 @@ def source_rows(answer: AssistantAnswer, limit: int = 3) -> list[dict[str, Any]]
     ]
 
 
+# A customer sees an article link only when it scored close to the best one: a weak
+# third candidate (often in another language) is noise to them, not to agents.
+CUSTOMER_SOURCE_SHARE = 0.6
+
+
+def customer_sources(sources: list[dict[str, Any]]) -> list[dict[str, str]]:
+    if not sources:
+        return []
+    best = max(float(s["score"]) for s in sources)
+    return [
+        {"title": s["title"], "url": s["url"]}
+        for s in sources
+        if float(s["score"]) >= best * CUSTOMER_SOURCE_SHARE
+    ]
+
+
 def turn_for_customer(turn: AssistantTurn, *, ask: bool) -> dict[str, Any]:
     """What the widget learns of a turn: its message, the article links, whether to ask
     "did this help?" (never the scores or the reason: those are for agents)."""
     return {
         "message_id": turn.answer_message_id,
         "conversation_id": turn.conversation_id,
-        "sources": [{"title": s["title"], "url": s["url"]} for s in turn.sources],
+        "sources": customer_sources(turn.sources),
         "ask": ask,
     }
 
