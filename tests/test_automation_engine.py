@@ -400,3 +400,42 @@ async def test_a_stale_rule_action_is_skipped_without_failing_the_message(
     assert "automation_skipped" in kinds
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(RuleFiring)) == 1
+
+
+async def test_the_demo_rules_send_a_vip_withdrawal_to_the_vip_desk_as_urgent(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    from ledgerdesk.accounts.actions import do_create_team
+    from ledgerdesk.automation.demo import seed_automation_demo
+    from ledgerdesk.db.uow import UnitOfWork
+
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        vip = await do_create_team(uow, actor=None, name="VIP desk")
+        await seed_automation_demo(
+            uow,
+            support_team_ids=[world.support.id],
+            vip_team_id=vip.id,
+            security_team_id=world.security.id,
+        )
+        await uow.commit()
+    dana = await world.make_customer("Dana")
+    await _vip(db, dana)
+    token = {"Authorization": f"Bearer {await world.customer_token(dana)}"}
+    opened = await client.post(f"{API}/conversations", json={"body": "hello"}, headers=token)
+    cid = opened.json()["id"]
+    sent = await client.post(
+        f"{API}/conversations/{cid}/messages", json={"body": "我的提现卡住了"}, headers=token
+    )
+    assert sent.status_code == 201, sent.text
+    found = await conversation(db, cid)
+    assert (found.team_id, found.priority, found.tags) == (vip.id, "urgent", ["vip-withdrawal"])
+    hacked = await client.post(
+        f"{API}/conversations/{cid}/messages",
+        json={"body": "and my account was HACKED"},
+        headers=token,
+    )
+    assert hacked.status_code == 201
+    found = await conversation(db, cid)
+    assert found.team_id == world.security.id
+    replies = [m.body for m in await messages_of(db, cid) if m.author_kind == "system"]
+    assert any("security team" in body for body in replies)

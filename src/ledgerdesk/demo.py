@@ -32,6 +32,7 @@ from ledgerdesk.accounts.actions import do_add_team_member, do_create_agent, do_
 from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.automation.demo import seed_automation_demo
 from ledgerdesk.channels.webchat.actions import do_enable_webchat
 from ledgerdesk.channels.webchat.demo import (
     DEMO_GREETINGS,
@@ -475,6 +476,13 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             articles = await _import_help_center(uow)
             # SLA (sla/demo.py): support hours, a VIP promise, clocks on open conversations.
             await seed_sla_demo(uow, vip_team_id=cast.teams["vip"].id)
+            # Automation (automation/demo.py): macros, rules, round-robin routing.
+            await seed_automation_demo(
+                uow,
+                support_team_ids=[cast.teams["en"].id, cast.teams["zh"].id],
+                vip_team_id=cast.teams["vip"].id,
+                security_team_id=cast.teams["security"].id,
+            )
             await uow.commit()
     finally:
         await db.dispose()

@@ -10,6 +10,7 @@ from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.automation.models import AutomationRule, WebhookSubscription
+from ledgerdesk.automation.queries import forget_rules
 from ledgerdesk.automation.schemas import (
     AssignAgent,
     AssignTeam,
@@ -77,6 +78,7 @@ async def do_save_rule(
         rule.position = data.position
     rule.updated_at = now
     await uow.session.flush()
+    forget_rules()
     do_record_audit(
         uow,
         agent_id=actor.agent_id if actor else None,
@@ -95,6 +97,7 @@ async def do_set_rule_enabled(
     if rule.is_enabled != enabled:
         rule.is_enabled = enabled
         rule.updated_at = datetime.now(UTC)
+        forget_rules()
         do_record_audit(
             uow,
             agent_id=actor.agent_id,
@@ -117,3 +120,4 @@ async def do_delete_rule(uow: UnitOfWork, *, actor: Principal, rule: AutomationR
         detail={"name": rule.name, "spec": rule.spec},
     )
     await uow.session.delete(rule)
+    forget_rules()

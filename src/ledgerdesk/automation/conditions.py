@@ -126,5 +126,52 @@ def compile_rule(rule_id: int, spec: RuleSpec) -> CompiledRule:
     )
 
 
+def required_words(rule: CompiledRule) -> frozenset[str] | None:
+    """Words of which the text must contain one for the rule to match (an "all" rule
+    with a contains/contains_any condition), or None when the rule needs no word."""
+    if rule.spec.match != "all":
+        return None
+    for condition in rule.spec.conditions:
+        if condition.field == "text" and condition.op in ("contains", "contains_any"):
+            value = condition.value
+            return frozenset(fold(str(v)) for v in (value if isinstance(value, list) else [value]))
+    return None
+
+
+class RuleSet:
+    """Rules in order, with a keyword index: most rules name words, and a substring test
+    per distinct word (in C) rules out every rule whose words are all absent, so an
+    event costs a few word tests plus the few rules that can still match."""
+
+    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+        self.rules = list(rules)
+        self._word_rules: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for index, rule in enumerate(self.rules):
+            words = required_words(rule)
+            if words is None:
+                self._always.append(index)
+            else:
+                for word in words:
+                    self._word_rules.setdefault(word, []).append(index)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def candidates(self, facts: Facts) -> list[CompiledRule]:
+        """The rules, in order, that could match these facts (the text decides)."""
+        if not self._word_rules:
+            return self.rules
+        text = facts.folded_text
+        chosen = set(self._always)
+        for word, indexes in self._word_rules.items():
+            if word in text:
+                chosen.update(indexes)
+        return [self.rules[i] for i in sorted(chosen)]
+
+    def matching(self, facts: Facts) -> list[CompiledRule]:
+        return [rule for rule in self.candidates(facts) if rule.matches(facts)]
+
+
 def matching(rules: Sequence[CompiledRule], facts: Facts) -> list[CompiledRule]:
     return [rule for rule in rules if rule.matches(facts)]

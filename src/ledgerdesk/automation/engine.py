@@ -21,14 +21,15 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledgerdesk.automation.changes import SystemChanges
-from ledgerdesk.automation.conditions import CompiledRule
+from ledgerdesk.automation.conditions import CompiledRule, RuleSet
 from ledgerdesk.automation.effects import apply_actions
 from ledgerdesk.automation.facts import facts_of, last_customer_texts, tier_of
-from ledgerdesk.automation.models import RuleFiring
+from ledgerdesk.automation.models import AutomationRule, RuleFiring
 from ledgerdesk.automation.queries import enabled_rules
 from ledgerdesk.automation.schemas import Trigger
 from ledgerdesk.conversations.models import Conversation, Message
@@ -58,16 +59,12 @@ async def do_run_rules(
     """Evaluate the enabled rules of ``trigger`` (or just ``only``) for this event and
     run the actions of those that match; then the depth-1 ``conversation.updated`` pass."""
     result = ChainResult()
-    rules = [only] if only is not None else await enabled_rules(uow.session, trigger)
+    rules = RuleSet([only]) if only is not None else await enabled_rules(uow.session, trigger)
     key = event_key or _event_key(trigger, message)
     await _run_pass(uow, conversation, rules, key, message, result)
     if result.changed and MAX_DEPTH >= 1:
-        follow = [
-            rule
-            for rule in await enabled_rules(uow.session, Trigger.CONVERSATION_UPDATED)
-            if rule.rule_id not in result.fired
-        ]
-        if follow:
+        follow = await enabled_rules(uow.session, Trigger.CONVERSATION_UPDATED)
+        if len(follow):
             depth_one = ChainResult(fired=list(result.fired))
             await _run_pass(uow, conversation, follow, f"chain:{uuid.uuid4().hex}", None, depth_one)
             result.fired = depth_one.fired
@@ -87,18 +84,18 @@ def _event_key(trigger: str, message: Message | None) -> str:
 async def _run_pass(
     uow: UnitOfWork,
     conversation: Conversation,
-    rules: list[CompiledRule],
+    rules: RuleSet,
     key: str,
     message: Message | None,
     result: ChainResult,
 ) -> None:
-    if not rules:
+    if not len(rules):
         return
     tier = await tier_of(uow.session, conversation)
     text = await _text_for(uow, conversation, message, rules, key)
     facts = facts_of(conversation, tier, text)
     changes = SystemChanges(uow, conversation, {})
-    for rule in rules:
+    for rule in rules.candidates(facts):
         if rule.rule_id in result.fired or not rule.matches(facts):
             continue
         if not await _claim(uow, rule.rule_id, conversation.id, key):
@@ -116,21 +113,29 @@ async def _text_for(
     uow: UnitOfWork,
     conversation: Conversation,
     message: Message | None,
-    rules: list[CompiledRule],
+    rules: RuleSet,
     key: str,
 ) -> str:
     if message is not None:
         if key == "created":  # the first message and the subject the customer wrote
             return f"{conversation.subject}\n{message.body}"
         return message.body
-    if not any(rule.uses_text for rule in rules):
+    if not any(rule.uses_text for rule in rules.rules):
         return ""
     texts = await last_customer_texts(uow.session, [conversation.id])
     return f"{conversation.subject}\n{texts.get(conversation.id, '')}"
 
 
 async def _claim(uow: UnitOfWork, rule_id: int, conversation_id: int, key: str) -> bool:
-    """Write the firing row; False when this rule already fired for this event."""
+    """Write the firing row; False when this rule already fired for this event, or was
+    disabled or deleted since this process read it (the cache may be a second old)."""
+    still = await uow.session.execute(
+        select(AutomationRule.id).where(
+            AutomationRule.id == rule_id, AutomationRule.is_enabled.is_(True)
+        )
+    )
+    if still.first() is None:
+        return False
     dialect = uow.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (

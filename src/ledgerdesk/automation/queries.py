@@ -3,13 +3,14 @@ webhook subscriptions and their delivery log."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledgerdesk.automation.conditions import CompiledRule, compile_rule
+from ledgerdesk.automation.conditions import CompiledRule, RuleSet, compile_rule
 from ledgerdesk.automation.models import (
     AutomationRule,
     RuleFiring,
@@ -22,6 +23,16 @@ from ledgerdesk.errors import NotFound
 # rule id -> (updated_at, compiled): validating and compiling JSON on every event would
 # cost more than matching. A changed rule has a new updated_at and is compiled again.
 _compiled: dict[int, tuple[datetime, CompiledRule]] = {}
+# trigger -> ((count, newest updated_at) of its enabled rules, their RuleSet)
+_sets: dict[str, tuple[tuple[int, datetime | None], RuleSet]] = {}
+_checked: dict[str, float] = {}
+RECHECK_SECONDS = 1.0
+
+
+def forget_rules() -> None:
+    """Drop the cached rule sets (called when this process changes a rule)."""
+    _sets.clear()
+    _checked.clear()
 
 
 def compiled(rule_id: int, updated_at: datetime, spec: dict[str, object]) -> CompiledRule:
@@ -33,24 +44,37 @@ def compiled(rule_id: int, updated_at: datetime, spec: dict[str, object]) -> Com
     return rule
 
 
-async def enabled_rules(session: AsyncSession, trigger: str) -> list[CompiledRule]:
-    """The enabled rules of a trigger, in order (position, then id)."""
+async def enabled_rules(session: AsyncSession, trigger: str) -> RuleSet:
+    """The enabled rules of a trigger, in order (position, then id), as a RuleSet.
+
+    A small query (count and newest update of the trigger's enabled rules) tells
+    whether the set changed; only then are the rules read again. The answer is
+    trusted for RECHECK_SECONDS, so a rule saved in another process acts within
+    that time; a save in this process clears the cache at once (``forget_rules``).
+    """
+    cached = _sets.get(trigger)
+    now = time.monotonic()
+    if cached is not None and now - _checked.get(trigger, 0.0) < RECHECK_SECONDS:
+        return cached[1]
+    version = (
+        await session.execute(
+            select(func.count(), func.max(AutomationRule.updated_at)).where(
+                AutomationRule.trigger == trigger, AutomationRule.is_enabled.is_(True)
+            )
+        )
+    ).one()
+    key = (int(version[0]), version[1])
+    _checked[trigger] = now
+    if cached is not None and cached[0] == key:
+        return cached[1]
     found = await session.execute(
-        select(AutomationRule.id, AutomationRule.updated_at)
+        select(AutomationRule.id, AutomationRule.updated_at, AutomationRule.spec)
         .where(AutomationRule.trigger == trigger, AutomationRule.is_enabled.is_(True))
         .order_by(AutomationRule.position, AutomationRule.id)
     )
-    rows = found.all()
-    missing = [rid for rid, updated in rows if rid not in _compiled or _compiled[rid][0] != updated]
-    if missing:
-        specs = await session.execute(
-            select(AutomationRule.id, AutomationRule.updated_at, AutomationRule.spec).where(
-                AutomationRule.id.in_(missing)
-            )
-        )
-        for rid, updated, spec in specs.all():
-            compiled(rid, updated, spec)
-    return [_compiled[rid][1] for rid, _ in rows if rid in _compiled]
+    rules = RuleSet([compiled(rid, updated, spec) for rid, updated, spec in found.all()])
+    _sets[trigger] = (key, rules)
+    return rules
 
 
 async def list_rules(session: AsyncSession) -> Sequence[AutomationRule]:

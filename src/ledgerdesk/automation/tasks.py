@@ -61,7 +61,7 @@ async def run_idle_rules(db: Database, bus: EventBus | None, now: datetime) -> i
     idle_minutes, once per quiet spell: a firing after the last update means done."""
     fired = 0
     async with db.writer() as session, UnitOfWork(session, bus) as uow:
-        for rule in await enabled_rules(session, Trigger.CONVERSATION_IDLE):
+        for rule in (await enabled_rules(session, Trigger.CONVERSATION_IDLE)).rules:
             minutes = rule.spec.idle_minutes or 0
             already = exists().where(
                 and_(
