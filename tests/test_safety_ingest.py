@@ -139,10 +139,12 @@ async def test_a_chinese_customer_is_warned_in_chinese_and_an_agent_reply_is_red
     assert (await _conversation(db, number)).priority == "urgent"
 
     key = "a" * 63 + "b"  # shaped like a raw private key, and called one
+    # A shared secret sent the case to the private Security team (docs/routing.md):
+    # carol, a member, answers.
     reply = await client.post(
         f"/api/v1/conversations/{number}/messages",
         json={"body": f"Never share a private key like {key} with anyone"},
-        headers=world.bob.headers,
+        headers=world.carol.headers,
     )
     assert reply.status_code == 201, reply.text
     stored = (await _messages(db, number))[-1]
