@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import func, select
 
 from ledgerdesk.assistant.runtime import AssistantRuntime
 from ledgerdesk.channels.webchat.actions import do_create_webchat_inbox
 from ledgerdesk.channels.webchat.assistant import register_runtime
 from ledgerdesk.channels.webchat.demo import DEMO_WIDGET_KEY
+from ledgerdesk.conversations.models import Conversation
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.jobs.service import create_job_runner
 from ledgerdesk.knowledge.transfer import import_directory
@@ -185,5 +187,28 @@ async def test_the_widget_shows_the_assistants_answer_with_its_links_and_buttons
         )
         await expect(answer.get_by_role("button", name="This helped")).to_have_count(0)
         await context.close()
+
+        # The agent sees the assistant's turn and its suggestions, and inserts the draft.
+        async with world.db.sessionmaker() as session:
+            number = await session.scalar(select(func.max(Conversation.id)))
+        agent_context = await browser.new_context(viewport={"width": 1400, "height": 900})
+        agent = await agent_context.new_page()
+        await agent.goto(f"{live_server.url}/login")
+        await agent.fill("input[name=email]", "bob@example.org")
+        await agent.fill("input[name=password]", PASSWORD)
+        await agent.click("button[type=submit]")
+        await agent.wait_for_url("**/inbox")
+        await agent.goto(f"{live_server.url}/conversations/{number}")
+        await expect(agent.locator("#thread li.author-assistant")).to_have_count(1)
+        panel = agent.locator("#assistant-panel")
+        await expect(panel.locator(".suggested-articles a").first).to_have_text(
+            "I forgot the memo or tag on my deposit", timeout=TIMEOUT_MS
+        )
+        await panel.get_by_role("button", name="Insert").click()
+        await expect(agent.locator("#composer textarea[name=body]")).to_have_value(
+            re.compile("/help/en/a/missing-memo-tag")
+        )
+        await shot(agent, "assistant-panel", request)
+        await agent_context.close()
     finally:
         await runner.stop()

@@ -26,6 +26,7 @@ from ledgerdesk.app import create_app
 from ledgerdesk.channels.webchat.assistant import (
     REPLY_JOB,
     AssistantState,
+    absolute_help_links,
     assistant_may_answer,
     customer_locale,
     customer_sources,
@@ -171,7 +172,7 @@ async def test_a_question_gets_the_help_center_answer_live_from_the_real_worker(
         await runner.stop()
     answer = event["data"]["message"]
     assert answer["conversation_id"] == ack["conversation_id"]
-    assert "/help/en/a/missing-memo-tag" in answer["body"]
+    assert f"{settings.public_url}/help/en/a/missing-memo-tag" in answer["body"]
     assert turn["message_id"] == answer["id"]
     assert turn["ask"] is True
     assert turn["sources"][0] == {
@@ -428,6 +429,14 @@ def test_a_customer_sees_only_the_articles_close_to_the_best() -> None:
         {"title": "b", "url": "/help/en/a/b"},
     ]
     assert customer_sources([]) == []
+
+
+def test_help_center_paths_become_full_links_and_nothing_else_changes() -> None:
+    text = "Full article: Memo — /help/en/a/missing-memo-tag\nSee https://x.example/help/a"
+    assert absolute_help_links(text, "https://support.example/") == (
+        "Full article: Memo — https://support.example/help/en/a/missing-memo-tag\n"
+        "See https://x.example/help/a"
+    )
 
 
 def test_risks_and_attachments_go_to_a_person_before_retrieval() -> None:

@@ -16,7 +16,11 @@ from starlette.responses import HTMLResponse
 
 from ledgerdesk.assistant.answer import AssistantAnswer
 from ledgerdesk.assistant.schemas import MAX_QUESTION_CHARS
-from ledgerdesk.channels.webchat.assistant import customer_locale, turns_of
+from ledgerdesk.channels.webchat.assistant import (
+    absolute_help_links,
+    customer_locale,
+    turns_of,
+)
 from ledgerdesk.conversations.models import Message
 from ledgerdesk.conversations.queries import access_conversation
 from ledgerdesk.server.types import PathId
@@ -58,6 +62,7 @@ async def assistant_panel(request: Request, conversation_id: PathId, user: User)
         "turns": turns,
         "handoff_reason": next((t.reason for t in reversed(turns) if t.handoff), None),
         "answer": None,
+        "draft": None,
         "sources": [],
         "can_write": user.agent.can_reply,
         "user": user,
@@ -65,5 +70,7 @@ async def assistant_panel(request: Request, conversation_id: PathId, user: User)
     if last is not None and last.body.strip():
         answer = await _ask(request, last.body, customer_locale(last.body, conversation.language))
         context["answer"] = answer
+        public_url = request.app.state.ledgerdesk.settings.public_url
+        context["draft"] = absolute_help_links(answer.answer, public_url)
         context["sources"] = answer.sources[:SUGGESTIONS]
     return render(request, "fragments/assistant_panel.html", context)

@@ -18,6 +18,7 @@ The conversation's ``assistant_state``: None (never spoke), ``active``,
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -96,6 +97,15 @@ def own_handoff_reason(risk_flags: list[str] | None, has_attachments: bool) -> s
     if has_attachments:
         return "attachment"
     return None
+
+
+_HELP_PATH = re.compile(r"(?<![\w/.:])/help/")
+
+
+def absolute_help_links(text: str, public_url: str) -> str:
+    """The help center's paths in an answer as full links: the text is read in a chat,
+    copied into an email, pasted by an agent, never resolved against our origin."""
+    return _HELP_PATH.sub(public_url.rstrip("/") + "/help/", text)
 
 
 def source_rows(answer: AssistantAnswer, limit: int = 3) -> list[dict[str, Any]]:
@@ -301,7 +311,9 @@ async def reply_to_message(
             _event(uow, conversation, "assistant_handoff", {"reason": "agent_replied"})
             await uow.commit()
             return None
-        turn = await _store_turn(uow, conversation, message, question, answer)
+        turn = await _store_turn(
+            uow, conversation, message, question, answer, runtime.settings.public_url
+        )
         if turn is not None:
             await uow.commit()
         return turn
@@ -313,11 +325,13 @@ async def _store_turn(
     question_message: Message,
     question: _Question,
     answer: AssistantAnswer | None,
+    public_url: str,
 ) -> AssistantTurn | None:
     handoff = answer is None or answer.handoff
     reason = question.own_reason if answer is None else answer.reason
     language = choose_language(question.locale)
     body = ASSISTANT_HANDOFF[language] if answer is None else answer.answer
+    body = absolute_help_links(body, public_url)
     turn = AssistantTurn(
         conversation_id=conversation.id,
         question_message_id=question_message.id,

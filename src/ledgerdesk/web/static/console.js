@@ -817,6 +817,9 @@
       } else if (frame.kind === "conversation.updated") {
         refreshState();
       }
+      // The assistant panel (web/suggestions.py) follows new questions and answers.
+      var fresh = frame.data.message && frame.data.message.author_kind === "customer";
+      if (frame.kind === "assistant.turn" || fresh) document.body.dispatchEvent(new Event("assistant-stale"));
       showOthers();
     };
 
