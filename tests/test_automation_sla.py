@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
+from ledgerdesk.automation import listeners
 from ledgerdesk.automation.tasks import SLA_EVENT_JOB, run_sla_event
 from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import MemoryEventBus
@@ -78,7 +79,7 @@ async def test_no_job_is_queued_when_no_rule_listens_to_sla_events(
     first = await clock(db, late, "first_response")
     await shift_clock(db, first.id, timedelta(hours=2))
     await run_sla_sweep(db, bus=bus)
-    await asyncio.sleep(0.2)  # let the listener's task run (it must decide to do nothing)
+    await listeners.drain()  # the listener's task ran and decided to do nothing
     async with db.session() as session:
         found = (await session.execute(select(Job).where(Job.kind == SLA_EVENT_JOB))).first()
     assert found is None

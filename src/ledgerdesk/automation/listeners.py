@@ -27,8 +27,12 @@ SLA_KINDS = ("sla.warning", "sla.breached")
 SLA_EVENT_JOB = "automation.sla_event"
 
 
+# Tasks in flight, kept referenced until done (and awaited by ``drain``).
+_tasks: set[asyncio.Task[bool]] = set()
+
+
 def install(bus: EventBus, db: Database) -> None:
-    tasks: set[asyncio.Task[bool]] = set()
+    tasks = _tasks
 
     def on_event(event: Event) -> None:
         if event.kind not in SLA_KINDS:
@@ -42,6 +46,12 @@ def install(bus: EventBus, db: Database) -> None:
         task.add_done_callback(tasks.discard)
 
     bus.add_listener({"sla"}, on_event)
+
+
+async def drain() -> None:
+    """Wait for the queued-up work of events heard so far (tests, shutdown)."""
+    while _tasks:
+        await asyncio.gather(*list(_tasks), return_exceptions=True)
 
 
 async def enqueue_sla_event(db: Database, bus: EventBus | None, event: Event) -> bool:
