@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MINUTES_PER_DAY = 24 * 60
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# How far add_business_time looks ahead before deciding a calendar never opens.
+# How many days without working time add_business_time crosses before it gives up.
 MAX_SEARCH_DAYS = 366 * 5
 ZERO = timedelta(0)
 
@@ -262,24 +262,18 @@ def _merge(intervals: Iterable[tuple[datetime, datetime]]) -> Iterator[tuple[dat
 def _intervals_from(
     calendar: BusinessCalendar, moment: datetime
 ) -> Iterator[tuple[datetime, datetime]]:
-    """Working intervals that end after ``moment``, in order, merged where they touch."""
+    """Working intervals that end after ``moment``, in order (touching ones not merged:
+    the callers only sum them, and a 24/7 calendar would never end one)."""
     # Start a day early: a local date's intervals can begin before its UTC date does.
     day = moment.astimezone(calendar.zone).date() - timedelta(days=1)
-    pending: tuple[datetime, datetime] | None = None
-    for _ in range(MAX_SEARCH_DAYS):
-        for start, end in _day_intervals(calendar, day):
-            if end <= moment:
-                continue
-            if pending is None:
-                pending = (start, end)
-            elif start <= pending[1]:
-                pending = (pending[0], max(end, pending[1]))
-            else:
-                yield pending
-                pending = (start, end)
+    # Give up only after MAX_SEARCH_DAYS without any working time (years of holidays),
+    # not after a fixed span: a sparse calendar may need years for a long duration.
+    idle_days = 0
+    while idle_days < MAX_SEARCH_DAYS:
+        intervals = [(s, e) for s, e in _day_intervals(calendar, day) if e > moment]
+        idle_days = 0 if intervals else idle_days + 1
+        yield from intervals
         day += timedelta(days=1)
-    if pending is not None:
-        yield pending
 
 
 def add_business_time(start: datetime, duration: timedelta, calendar: BusinessCalendar) -> datetime:
