@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -43,6 +44,12 @@ from ledgerdesk.chain.interface import (
     format_amount,
 )
 from ledgerdesk.chain.networks import ChainNetwork
+
+# py_ecc, imported by web3, raises the interpreter's recursion limit to 100,000. With
+# that limit a deeply nested JSON request body overflows the C stack inside json.loads
+# and kills the whole process instead of being refused; put the default back.
+if sys.getrecursionlimit() > 10_000:
+    sys.setrecursionlimit(1000)
 
 log = logging.getLogger(__name__)
 
