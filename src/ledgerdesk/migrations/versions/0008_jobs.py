@@ -51,9 +51,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_jobs_status_locked_until", ["status", "locked_until"], unique=False
         )
-        batch_op.create_index(
-            "ix_jobs_status_finished_at", ["status", "finished_at"], unique=False
-        )
+        batch_op.create_index("ix_jobs_status_finished_at", ["status", "finished_at"], unique=False)
         batch_op.create_index(
             "ix_jobs_pending_dedup_key",
             ["dedup_key"],
