@@ -69,18 +69,6 @@ async def _channels(session: AsyncSession, official_hosts: tuple[str, ...]) -> l
     return registered + configured
 
 
-async def official_domains(
-    session: AsyncSession, configured: tuple[str, ...]
-) -> tuple[str, ...]:
-    """The install's official domains: LEDGERDESK_OFFICIAL_DOMAINS (``configured``, e.g.
-    ``settings.official_hosts``) and the domains admins registered, for link checks."""
-    rows = await session.execute(
-        select(OfficialChannel.value).where(OfficialChannel.kind == ChannelKind.DOMAIN)
-    )
-    registered = [value for value in rows.scalars() if value not in configured]
-    return (*configured, *sorted(registered))
-
-
 def _lookalike(question: Question, channels: list[Channel]) -> str | None:
     """The official domain a host imitates, if the link detector can tell (optional:
     the detector package is written alongside; any change there only loses the hint)."""
