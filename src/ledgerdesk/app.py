@@ -36,8 +36,8 @@ from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import helpcenter
 from ledgerdesk.macros import api as macros_api
 from ledgerdesk.realtime import api as realtime_api
-from ledgerdesk.safety import api as safety_api
 from ledgerdesk.routing import api as routing_api
+from ledgerdesk.safety import api as safety_api
 from ledgerdesk.server.errors import install_error_handlers
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
@@ -115,10 +115,10 @@ def create_app(
     # The assistant's index is built on first use and rebuilt after an article changes.
     app.state.assistant = AssistantRuntime(settings)
     state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
-    # SLA warnings and breaches become jobs that run the automation rules.
-    automation_listeners.install(state.bus, state.db)
     # The web chat assistant's reply job answers from this process's index.
     webchat_assistant.register_runtime(app.state.assistant)
+    # SLA warnings and breaches become jobs that run the automation rules.
+    automation_listeners.install(state.bus, state.db)
     install_error_handlers(app, html_fallback=_html_errors)
 
     @app.exception_handler(console.LoginRequired)
