@@ -25,8 +25,10 @@ demo: migrate
 run: demo
 	$(BIN)/ledgerdesk serve
 
+# Two workers, one test file each at a time: the suite waits on subprocesses, chain
+# nodes and browsers as much as it computes, and module fixtures stay per file.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)

@@ -380,18 +380,25 @@ async def test_a_denylist_change_in_another_process_empties_this_ones_cache_over
         denylist_cache.clear()
 
 
-async def test_registered_domains_join_the_configured_official_domains(
+async def test_registered_domains_and_email_domains_are_official_for_link_checks(
     client: httpx.AsyncClient, world: World, db: Database
 ) -> None:
-    from ledgerdesk.safety.queries import official_domains
+    from ledgerdesk.safety.guard import forget_official_domains, official_domains
 
-    for kind, value in (("domain", "Harbor.Example"), ("domain", "harbor.app"), ("x", "@harbor")):
+    channels = (
+        ("domain", "Harbor.Example"),
+        ("domain", "harbor.app"),
+        ("x", "@harbor"),
+        ("email", "support@mail.harbor.example"),
+    )
+    for kind, value in channels:
         response = await client.post(
             f"{API}/safety/official-channels",
             json={"kind": kind, "value": value},
             headers=world.alice.headers,
         )
         assert response.status_code == 201, response.text
+    forget_official_domains()
     async with db.sessionmaker() as session:
-        domains = await official_domains(session, ("harbor.example", "status.example"))
-    assert domains == ("harbor.example", "status.example", "harbor.app")
+        domains = await official_domains(session)
+    assert domains == ("harbor.app", "harbor.example", "mail.harbor.example")
