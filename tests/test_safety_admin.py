@@ -391,6 +391,9 @@ async def test_registered_domains_and_email_domains_are_official_for_link_checks
         ("x", "@harbor"),
         ("email", "support@mail.harbor.example"),
     )
+    forget_official_domains()
+    async with db.sessionmaker() as session:
+        assert await official_domains(session) == ()  # now cached, for 30 s
     for kind, value in channels:
         response = await client.post(
             f"{API}/safety/official-channels",
@@ -398,7 +401,7 @@ async def test_registered_domains_and_email_domains_are_official_for_link_checks
             headers=world.alice.headers,
         )
         assert response.status_code == 201, response.text
-    forget_official_domains()
+    # Each change is announced after its commit and empties the cache at once.
     async with db.sessionmaker() as session:
         domains = await official_domains(session)
     assert domains == ("harbor.app", "harbor.example", "mail.harbor.example")

@@ -22,7 +22,11 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
 from ledgerdesk.safety import keyring
-from ledgerdesk.safety.denylist import DENYLIST_CHANGED, normalise_denylist_value
+from ledgerdesk.safety.denylist import (
+    DENYLIST_CHANGED,
+    OFFICIAL_CHANNELS_CHANGED,
+    normalise_denylist_value,
+)
 from ledgerdesk.safety.models import (
     ChannelKind,
     DenylistEntry,
@@ -78,6 +82,7 @@ async def do_add_official_channel(
         detail={"kind": kind, "value": normal, "note": channel.note},
         ip=actor.ip,
     )
+    uow.emit(OFFICIAL_CHANNELS_CHANGED)
     return channel
 
 
@@ -95,6 +100,7 @@ async def do_remove_official_channel(
         ip=actor.ip,
     )
     await uow.session.delete(channel)
+    uow.emit(OFFICIAL_CHANNELS_CHANGED)
 
 
 # The denylist ------------------------------------------------------------------

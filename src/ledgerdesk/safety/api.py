@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response, status
 
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.errors import PermissionDenied, RateLimited
+from ledgerdesk.events.bus import Event
 from ledgerdesk.safety import console
 from ledgerdesk.safety.actions import (
     do_add_denylist_entry,
@@ -26,6 +27,7 @@ from ledgerdesk.safety.actions import (
     do_set_anti_phishing_code,
 )
 from ledgerdesk.safety.denylist import SAFETY_TOPIC, denylist_cache
+from ledgerdesk.safety.guard import forget_official_domains
 from ledgerdesk.safety.keyring import install_signing_box
 from ledgerdesk.safety.models import DenylistKind
 from ledgerdesk.safety.queries import (
@@ -78,13 +80,19 @@ def runtime(request: Request) -> SafetyRuntime:
     return found
 
 
+def _forget_safety_lists(_event: Event) -> None:
+    """The denylist or the official channels changed (here or in another process)."""
+    denylist_cache.clear()
+    forget_official_domains()
+
+
 def install(app: FastAPI, state: AppState) -> None:
     """Routes, the public limiter, the signing key's SecretBox and cache invalidation."""
     per_minute = state.settings.verify_per_minute_per_ip
     app.state.safety = SafetyRuntime(MemoryRateLimiter(per_minute, 60.0))
     install_signing_box(state.box)
     denylist_cache.clear()
-    state.bus.add_listener({SAFETY_TOPIC}, lambda _event: denylist_cache.clear())
+    state.bus.add_listener({SAFETY_TOPIC}, _forget_safety_lists)
     app.include_router(router, prefix="/api/v1")
     app.include_router(console.router)
 

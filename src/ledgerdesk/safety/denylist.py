@@ -20,6 +20,7 @@ from ledgerdesk.settings import normalise_domain
 
 SAFETY_TOPIC = "safety"
 DENYLIST_CHANGED = Event("safety.denylist_changed", (SAFETY_TOPIC,))
+OFFICIAL_CHANNELS_CHANGED = Event("safety.official_channels_changed", (SAFETY_TOPIC,))
 
 _EVM = re.compile(r"0x[0-9a-fA-F]{40}")
 _BECH32 = re.compile(r"[a-zA-Z]{1,20}1[02-9ac-hj-np-zAC-HJ-NP-Z]{6,100}")
