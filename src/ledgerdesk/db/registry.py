@@ -7,6 +7,7 @@ from ledgerdesk.channels.webchat import models as webchat_models
 from ledgerdesk.conversations import models as conversations_models
 from ledgerdesk.customers import models as customers_models
 from ledgerdesk.db.base import Base
+from ledgerdesk.feedback import models as feedback_models
 from ledgerdesk.jobs import models as jobs_models
 from ledgerdesk.knowledge import models as knowledge_models
 from ledgerdesk.macros import models as macros_models
@@ -22,6 +23,7 @@ __all__ = [
     "automation_models",
     "conversations_models",
     "customers_models",
+    "feedback_models",
     "jobs_models",
     "knowledge_models",
     "macros_models",

@@ -1,0 +1,1 @@
+"""Satisfaction surveys after solving, and follow-up check-ins (docs/feedback.md)."""
