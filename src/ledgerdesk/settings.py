@@ -22,7 +22,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ledgerdesk.chain.networks import ChainNetwork, check_unique_names, parse_networks
 
 ENV_PREFIX = "LEDGERDESK_"
-SECRET_FIELDS = ("secret_key", "database_url", "redis_url", "assistant_llm_api_key")
+SECRET_FIELDS = (
+    "secret_key",
+    "database_url",
+    "redis_url",
+    "assistant_llm_api_key",
+    "metrics_token",
+)
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 
 
@@ -121,6 +127,8 @@ class Settings(BaseSettings):
     assistant_llm_model: str | None = None
     assistant_llm_api_key: SecretStr | None = None
     assistant_llm_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+    # Bearer token for GET /metrics (docs/monitoring.md); unset: loopback clients only.
+    metrics_token: SecretStr | None = None
 
     @field_validator("public_url")
     @classmethod
