@@ -1,6 +1,7 @@
 """Imports every model module so Base.metadata knows all tables (for Alembic and tests)."""
 
 from ledgerdesk.accounts import models as accounts_models
+from ledgerdesk.analytics import models as analytics_models
 from ledgerdesk.audit import models as audit_models
 from ledgerdesk.automation import models as automation_models
 from ledgerdesk.channels.webchat import models as webchat_models
@@ -19,6 +20,7 @@ from ledgerdesk.sla import models as sla_models
 __all__ = [
     "Base",
     "accounts_models",
+    "analytics_models",
     "audit_models",
     "automation_models",
     "conversations_models",
