@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
@@ -27,6 +28,7 @@ from ledgerdesk.assistant.text import warm_up
 from ledgerdesk.db.engine import Database
 from ledgerdesk.errors import RateLimited
 from ledgerdesk.events.bus import Event
+from ledgerdesk.monitoring.metrics import observe_assistant_answer
 from ledgerdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,10 @@ class AssistantRuntime:
             )
 
     async def answer(self, db: Database, question: str, locale: str | None) -> AssistantAnswer:
+        started = time.perf_counter()
         assistant = await self.assistant(db)
         # Embedding the question is CPU work (tens of ms): off the event loop.
         extractive = await asyncio.to_thread(assistant.answer, question, locale)
-        return await assistant.improve_with_llm(question, extractive)
+        result = await assistant.improve_with_llm(question, extractive)
+        observe_assistant_answer(started, handoff=result.handoff)  # for /metrics
+        return result

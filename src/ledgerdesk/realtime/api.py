@@ -13,6 +13,7 @@ from ledgerdesk.channels.webchat.origins import origin_allowed
 from ledgerdesk.channels.webchat.queries import inbox_of_token
 from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.errors import NotAuthenticated
+from ledgerdesk.monitoring.metrics import websocket_open
 from ledgerdesk.realtime.connection import CLOSE_UNAUTHENTICATED, Closing, RealtimeConnection
 from ledgerdesk.server.deps import load_browser_session
 from ledgerdesk.server.state import AppState
@@ -69,4 +70,5 @@ async def authenticate(websocket: WebSocket, token: str | None) -> Principal:
 @router.websocket("/api/v1/realtime")
 async def realtime(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.ledgerdesk
-    await RealtimeConnection(websocket, state, authenticate).run()
+    with websocket_open():  # the connections gauge of /metrics
+        await RealtimeConnection(websocket, state, authenticate).run()

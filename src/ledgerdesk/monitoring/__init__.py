@@ -1,0 +1,1 @@
+"""Prometheus metrics for operations: GET /metrics (docs/monitoring.md)."""
