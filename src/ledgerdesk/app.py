@@ -16,8 +16,6 @@ from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
-from ledgerdesk.analytics import api as analytics_api
-from ledgerdesk.analytics import console as analytics_console
 from ledgerdesk.assistant import api as assistant_api
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.automation import api as automation_api
@@ -33,7 +31,6 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
-from ledgerdesk.feedback import api as feedback_api
 from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import helpcenter
@@ -142,8 +139,6 @@ def create_app(
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
-    api.include_router(analytics_api.router)
-    api.include_router(feedback_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
     webchat_api.install(app)
@@ -158,8 +153,6 @@ def create_app(
     app.include_router(chips.router)
     app.include_router(suggestions.router)  # the assistant panel of a conversation
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
-    app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
-    app.include_router(analytics_console.router)  # /analytics and its drill-downs
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
