@@ -31,6 +31,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.events.bus import EventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
+from ledgerdesk.feedback import api as feedback_api
 from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import helpcenter
@@ -139,6 +140,7 @@ def create_app(
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
+    api.include_router(feedback_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
     webchat_api.install(app)
@@ -153,6 +155,7 @@ def create_app(
     app.include_router(chips.router)
     app.include_router(suggestions.router)  # the assistant panel of a conversation
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
+    app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

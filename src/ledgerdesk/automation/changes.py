@@ -17,6 +17,7 @@ from ledgerdesk.automation.webhooks import do_enqueue_webhooks
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, ConversationTag
 from ledgerdesk.conversations.status import Status, check_transition
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.feedback.actions import note_status_change
 from ledgerdesk.realtime import outbox
 from ledgerdesk.realtime.payloads import conversation_payload, customer_conversation_payload
 from ledgerdesk.sla.actions import do_sla_on_update
@@ -67,6 +68,7 @@ class SystemChanges:
             c.solved_at = datetime.now(UTC)
         elif status != Status.CLOSED:
             c.solved_at = None
+        note_status_change(self.uow, c)  # the survey and follow-up (feedback/actions.py)
         self.changed.add("status")
         await do_sla_on_update(self.uow, c, ["status"])
         return True

@@ -42,6 +42,7 @@ from ledgerdesk.conversations.status import (
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
+from ledgerdesk.feedback.actions import note_status_change
 from ledgerdesk.realtime import outbox
 from ledgerdesk.realtime.payloads import (
     conversation_payload,
@@ -141,6 +142,8 @@ def _set_status(uow: UnitOfWork, conversation: Conversation, author: Author, sta
         conversation.solved_at = datetime.now(UTC)
     elif status != Status.CLOSED:
         conversation.solved_at = None
+    # Satisfaction survey and follow-up (feedback/actions.py), settled before the commit.
+    note_status_change(uow, conversation)
 
 
 async def _check_private_team_assignee(

@@ -65,6 +65,9 @@ from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.conversations.queries import access_conversation
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, PermissionDenied
+from ledgerdesk.feedback.actions import do_answer_survey, survey_stream_data
+from ledgerdesk.feedback.queries import access_customer_survey, open_surveys_of_customer
+from ledgerdesk.feedback.schemas import SurveyOut, WidgetSurveyAnswerIn
 from ledgerdesk.realtime.queries import stream_head
 from ledgerdesk.server.deps import (
     Actor,
@@ -178,6 +181,9 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
         conversations = await visitor_snapshot(session, started.customer.id)
         online = await agents_online(session, inbox, now)
         turns = await widget_turns(session, conversations)
+        surveys = await open_surveys_of_customer(
+            session, started.customer.id, [c["id"] for c in conversations]
+        )
     return SessionOut(
         token=started.token,
         customer_id=started.customer.id,
@@ -195,6 +201,7 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
             "upload_types": list(ALLOWED_TYPES),
         },
         assistant_turns=turns,
+        surveys=[survey_stream_data(survey) for survey in surveys],
     )
 
 
@@ -362,6 +369,32 @@ async def assistant_feedback(
             assistant_state=conversation.assistant_state,
             status=conversation.status,
         )
+        await uow.commit()
+    return out
+
+
+@widget_router.post("/survey")
+async def answer_survey(payload: WidgetSurveyAnswerIn, request: Request, state: State) -> SurveyOut:
+    """The visitor rates a solved conversation of their own (the survey card)."""
+    principal = await _principal(request, state)
+    async with state.db.sessionmaker() as session:
+        await _check_token_origin(request, session, principal)
+    if principal.customer_id is None:
+        raise PermissionDenied("only a visitor's token may answer a survey here")
+    state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
+    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+        conversation = await access_conversation(
+            uow.session, principal, payload.conversation_id, write=True
+        )
+        survey = await access_customer_survey(uow.session, conversation, write=True)
+        await do_answer_survey(
+            uow,
+            survey=survey,
+            conversation=conversation,
+            rating=payload.rating,
+            comment=payload.comment,
+        )
+        out = SurveyOut.of(survey, conversation.language)
         await uow.commit()
     return out
 

@@ -65,6 +65,9 @@ class SessionOut(BaseModel):
     limits: dict[str, Any]
     # The assistant's answers in these conversations: article links, "did this help?".
     assistant_turns: list[dict[str, Any]] = Field(default_factory=list)
+    # Satisfaction surveys sent and not answered yet: the widget draws their cards
+    # (feedback/, docs/feedback.md).
+    surveys: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class AttachmentOut(BaseModel):

@@ -50,6 +50,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "helped": "This helped",
         "human": "Talk to a person",
         "thanks": "Glad it helped!",
+        # The satisfaction survey card (feedback/).
+        "survey_ask": "How would you rate the help you got? (1 = poor, 5 = great)",
+        "survey_comment": "Anything to add? (optional)",
+        "survey_send": "Send rating",
+        "survey_thanks": "Thank you for your feedback!",
     },
     "zh-Hans": {
         "title": "在线客服",
@@ -84,6 +89,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "helped": "问题已解决",
         "human": "转人工客服",
         "thanks": "很高兴能帮到您！",
+        "survey_ask": "您对本次服务满意吗？（1 = 很差，5 = 很好）",
+        "survey_comment": "还有什么想告诉我们的吗？（选填）",
+        "survey_send": "提交评分",
+        "survey_thanks": "感谢您的反馈！",
     },
 }
 

@@ -54,6 +54,7 @@
   var conv = null, socket = null, ready = false, attempt = 0, retryTimer = null, watchdog = null;
   var shown = {}, byClient = {}, started = false, open = false, typingOut = 0, typingStop = null;
   var asking = null; // the assistant's "did this help?" buttons, while they are on screen
+  var cards = {}; // satisfaction survey cards, by conversation id
 
   // The frame: a launcher and a panel in a shadow root, so the page's CSS cannot reach in.
   var host = el("div");
@@ -88,7 +89,8 @@
     ".note{padding:4px 12px;color:#b00020;font-size:12px}.note:empty{display:none}" +
     ".ok{display:block;margin-top:4px;padding:0;border:0;background:none;color:#1f8a4c;font-size:11px;cursor:pointer}" +
     ".src{display:block;margin-top:4px;font-size:12px;color:#1f5eff}.ask{display:flex;gap:6px;margin-top:6px}" +
-    ".ask button{padding:4px 8px;border:1px solid #1f5eff;border-radius:6px;background:#fff;color:#1f5eff;cursor:pointer}";
+    ".ask button{padding:4px 8px;border:1px solid #1f5eff;border-radius:6px;background:#fff;color:#1f5eff;cursor:pointer}" +
+    ".ask .on{background:#1f5eff;color:#fff}.rate textarea{display:block;width:100%;margin:6px 0}";
   var launch = el("button", "launch", "💬"), dot = el("span", "dot");
   launch.setAttribute("aria-label", T.open);
   launch.appendChild(dot);
@@ -196,6 +198,7 @@
       current.messages.forEach(function (m) { showMessage(m, true); });
     }
     (data.assistant_turns || []).forEach(assisted);
+    (data.surveys || []).forEach(survey);
     pending.forEach(function (p) { if (!shown["c" + p.client_id]) bubble(p); });
     if (!data.agents_online && !data.has_email) offerEmail();
     connect();
@@ -270,6 +273,8 @@
         log.appendChild(el("div", "msg system", texts.closed));
       } else if (d.turn) {
         assisted(d.turn);
+      } else if (d.survey) {
+        survey(d.survey);
       } else if (d.message) {
         var mine = d.message.client_id && byClient[d.message.client_id];
         if (mine || conv === null || d.message.conversation_id === conv) {
@@ -360,6 +365,37 @@
       asking.appendChild(b);
     });
     node.appendChild(asking);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // The satisfaction survey of a solved conversation: 1 to 5 stars and a comment
+  // (docs/feedback.md). A card answered in another tab turns into the thanks.
+  function survey(s) {
+    var card = cards[s.conversation_id], chosen = 0;
+    if (s.status !== "sent") { if (card && s.status === "answered") card.textContent = texts.survey_thanks; return; }
+    if (card || (conv !== null && s.conversation_id !== conv)) return;
+    card = cards[s.conversation_id] = el("div", "msg rate", texts.survey_ask);
+    var stars = el("div", "ask"), comment = el("textarea"), send = el("button", "go", texts.survey_send);
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      var b = el("button", "", "★");
+      b.title = n;
+      b.setAttribute("aria-label", n);
+      b.onclick = function () {
+        chosen = n;
+        [].forEach.call(stars.children, function (c, i) { c.className = i < n ? "on" : ""; });
+      };
+      stars.appendChild(b);
+    });
+    comment.placeholder = texts.survey_comment;
+    comment.maxLength = 2000;
+    send.onclick = function () {
+      if (!chosen) return;
+      call("survey", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ conversation_id: s.conversation_id, rating: chosen, comment: comment.value.trim() || null }) })
+        .then(function () { card.textContent = texts.survey_thanks; }, function (error) { setNote(error.message); });
+    };
+    [stars, comment, send].forEach(function (n) { card.appendChild(n); });
+    log.appendChild(card);
     log.scrollTop = log.scrollHeight;
   }
 
