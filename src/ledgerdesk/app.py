@@ -16,6 +16,8 @@ from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
+from ledgerdesk.analytics.gaps import api as gaps_api
+from ledgerdesk.analytics.gaps import console as gaps_console
 from ledgerdesk.assistant import api as assistant_api
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.automation import api as automation_api
@@ -140,6 +142,7 @@ def create_app(
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
+    api.include_router(gaps_api.router)  # /api/v1/analytics/gaps
     api.include_router(feedback_api.router)
     app.include_router(api)
     app.include_router(realtime_api.router)
@@ -156,6 +159,7 @@ def create_app(
     app.include_router(suggestions.router)  # the assistant panel of a conversation
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
     app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
+    app.include_router(gaps_console.router)  # /analytics/gaps
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -2,6 +2,7 @@
 
 from ledgerdesk.accounts import models as accounts_models
 from ledgerdesk.analytics import models as analytics_models
+from ledgerdesk.analytics.gaps import models as gaps_models
 from ledgerdesk.audit import models as audit_models
 from ledgerdesk.automation import models as automation_models
 from ledgerdesk.channels.webchat import models as webchat_models
@@ -26,6 +27,7 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "feedback_models",
+    "gaps_models",
     "jobs_models",
     "knowledge_models",
     "macros_models",
