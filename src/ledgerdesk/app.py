@@ -16,6 +16,8 @@ from ledgerdesk.accounts import api as accounts_api
 from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
+from ledgerdesk.analytics import api as analytics_api
+from ledgerdesk.analytics import console as analytics_console
 from ledgerdesk.analytics.gaps import api as gaps_api
 from ledgerdesk.analytics.gaps import console as gaps_console
 from ledgerdesk.assistant import api as assistant_api
@@ -142,6 +144,7 @@ def create_app(
     api.include_router(automation_api.router)
     api.include_router(macros_api.router)
     api.include_router(routing_api.router)
+    api.include_router(analytics_api.router)
     api.include_router(gaps_api.router)  # /api/v1/analytics/gaps
     api.include_router(feedback_api.router)
     app.include_router(api)
@@ -160,6 +163,7 @@ def create_app(
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
     app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
     app.include_router(gaps_console.router)  # /analytics/gaps
+    app.include_router(analytics_console.router)  # /analytics and its drill-downs
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -169,6 +169,11 @@ from ledgerdesk.safety.cli import safety as _safety_commands  # noqa: E402
 
 main.add_command(_safety_commands)
 
+# ledgerdesk analytics refresh | rebuild
+from ledgerdesk.analytics.cli import analytics as _analytics_commands  # noqa: E402
+
+main.add_command(_analytics_commands)
+
 
 if __name__ == "__main__":
     main()

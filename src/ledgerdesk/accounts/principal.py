@@ -14,6 +14,7 @@ AGENT_SCOPES = frozenset(
         "customers:read",
         "customers:write",
         "agents:read",
+        "analytics:read",
         "admin",
     }
 )

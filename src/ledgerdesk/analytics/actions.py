@@ -1,0 +1,490 @@
+"""Keeping the analytics tables up to date: the refresh from a watermark, and the rebuild.
+
+**Refresh.** Conversations whose ``updated_at`` is past the watermark (every message,
+status change, assignment and survey answer bumps it), whose SLA clock the sweep
+breached since the breach watermark, or whose facts expire with time (the assistant's
+24 hours) get their facts recomputed from their rows; then the rollup buckets of the
+days they were created in are recomputed from the facts. Both steps replace rows, so
+running them twice, or on a conversation that did not change, changes nothing.
+
+**Why an overlap.** ``updated_at`` is written by the application before its transaction
+commits. On PostgreSQL a transaction that started earlier can commit after a later one,
+so a row may appear with an ``updated_at`` older than a watermark already passed. Each
+refresh therefore starts ``OVERLAP`` before its watermark; a transaction open longer
+than that is caught by the next change to the conversation or by a rebuild. On SQLite
+writers are serialised, so the overlap only costs a few repeated rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledgerdesk.analytics.facts import (
+    ClockIn,
+    ConversationIn,
+    EventIn,
+    Facts,
+    MessageIn,
+    compute_facts,
+)
+from ledgerdesk.analytics.models import AgentFacts, AnalyticsState, ConversationFacts, Rollup
+from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
+from ledgerdesk.db.engine import Database
+from ledgerdesk.feedback.models import Survey
+from ledgerdesk.sla.calendar import BusinessCalendar
+from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
+from ledgerdesk.sla.queries import UTC_24_7
+from ledgerdesk.sla.schemas import calendar_of
+
+OVERLAP = timedelta(minutes=2)
+BATCH = 500
+STATE_NAME = "refresh"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EVENT_KINDS = ("status_changed", "assistant_handoff", "assistant_resolved")
+DIMENSIONS = ("channel", "language", "category", "priority", "team", "handoff", "agent")
+
+
+@dataclass
+class RefreshResult:
+    conversations: int = 0
+    days: int = 0
+    seconds: float = 0.0
+
+
+# Facts ----------------------------------------------------------------------------
+
+
+async def _calendars(session: AsyncSession) -> dict[int, BusinessCalendar]:
+    """Each policy's calendar by policy id (policies are few)."""
+    found = await session.execute(
+        select(SlaPolicy.id, SlaCalendar.time_zone, SlaCalendar.week, SlaCalendar.holidays).join(
+            SlaCalendar, SlaCalendar.id == SlaPolicy.calendar_id
+        )
+    )
+    return {row[0]: calendar_of(row[1], row[2], row[3]) for row in found}
+
+
+async def load_facts(
+    session: AsyncSession,
+    ids: Sequence[int],
+    now: datetime,
+    calendars: dict[int, BusinessCalendar] | None = None,
+) -> list[Facts]:
+    """Compute the facts of the given conversations from their rows (missing ids: none)."""
+    if not ids:
+        return []
+    if calendars is None:
+        calendars = await _calendars(session)
+    conversations = await session.execute(
+        select(
+            Conversation.id,
+            Conversation.created_at,
+            Conversation.channel,
+            Conversation.language,
+            Conversation.custom_fields,
+            Conversation.priority,
+            Conversation.status,
+            Conversation.inbox_id,
+            Conversation.team_id,
+            Conversation.assignee_id,
+            Conversation.solved_at,
+        ).where(Conversation.id.in_(ids))
+    )
+    messages: dict[int, list[MessageIn]] = defaultdict(list)
+    found_messages = await session.execute(
+        select(
+            Message.conversation_id,
+            Message.author_kind,
+            Message.agent_id,
+            Message.is_internal,
+            Message.created_at,
+        )
+        .where(Message.conversation_id.in_(ids))
+        .order_by(Message.conversation_id, Message.id)
+    )
+    for cid, kind, agent_id, internal, at in found_messages:
+        messages[cid].append(MessageIn(kind, agent_id, internal, at))
+    events: dict[int, list[EventIn]] = defaultdict(list)
+    found_events = await session.execute(
+        select(
+            ConversationEvent.conversation_id,
+            ConversationEvent.kind,
+            ConversationEvent.data,
+            ConversationEvent.created_at,
+        )
+        .where(ConversationEvent.conversation_id.in_(ids), ConversationEvent.kind.in_(EVENT_KINDS))
+        .order_by(ConversationEvent.conversation_id, ConversationEvent.id)
+    )
+    for cid, kind, data, at in found_events:
+        events[cid].append(EventIn(kind, data or {}, at))
+    clocks: dict[int, list[ClockIn]] = defaultdict(list)
+    policy_of: dict[int, int] = {}
+    found_clocks = await session.execute(
+        select(
+            ConversationSla.conversation_id,
+            ConversationSla.metric,
+            ConversationSla.met,
+            ConversationSla.breached_at,
+            ConversationSla.stopped_at,
+            ConversationSla.policy_id,
+        )
+        .where(ConversationSla.conversation_id.in_(ids))
+        .order_by(ConversationSla.id)
+    )
+    for cid, metric, met, breached, stopped, policy_id in found_clocks:
+        clocks[cid].append(ClockIn(metric, met, breached, stopped))
+        policy_of.setdefault(cid, policy_id)
+    ratings: dict[int, int] = {}
+    found_ratings = await session.execute(
+        select(Survey.conversation_id, Survey.rating).where(
+            Survey.conversation_id.in_(ids), Survey.rating.is_not(None)
+        )
+    )
+    for cid, rating in found_ratings:
+        if rating is not None:
+            ratings[cid] = int(rating)
+    result = []
+    for row in conversations:
+        conversation = ConversationIn(*row)
+        policy = policy_of.get(conversation.id)
+        calendar = calendars.get(policy, UTC_24_7) if policy is not None else UTC_24_7
+        result.append(
+            compute_facts(
+                conversation,
+                messages[conversation.id],
+                events[conversation.id],
+                clocks[conversation.id],
+                calendar,
+                now,
+                ratings.get(conversation.id),
+            )
+        )
+    return result
+
+
+async def _store_facts(session: AsyncSession, ids: Sequence[int], facts: list[Facts]) -> None:
+    await session.execute(
+        delete(ConversationFacts).where(ConversationFacts.conversation_id.in_(ids))
+    )
+    await session.execute(delete(AgentFacts).where(AgentFacts.conversation_id.in_(ids)))
+    if facts:
+        await session.execute(insert(ConversationFacts), [f.row() for f in facts])
+        agent_rows = [row for f in facts for row in f.agent_rows()]
+        if agent_rows:
+            await session.execute(insert(AgentFacts), agent_rows)
+
+
+# Rollups --------------------------------------------------------------------------
+
+
+def _flag(column: Any) -> ColumnElement[int]:
+    return case((column.is_(True), 1), else_=0)
+
+
+def _conversation_sums() -> dict[str, ColumnElement[Any]]:
+    f = ConversationFacts
+    return {
+        "conversations": func.count(),
+        "first_response_n": func.count(f.first_response_s),
+        "first_response_s": func.coalesce(func.sum(f.first_response_s), 0.0),
+        "first_response_bh_s": func.coalesce(func.sum(f.first_response_bh_s), 0.0),
+        "next_response_n": func.coalesce(func.sum(f.next_response_n), 0),
+        "next_response_s": func.coalesce(func.sum(f.next_response_s), 0.0),
+        "next_response_bh_s": func.coalesce(func.sum(f.next_response_bh_s), 0.0),
+        "resolved_n": func.count(f.resolution_s),
+        "resolution_s": func.coalesce(func.sum(f.resolution_s), 0.0),
+        "resolution_bh_s": func.coalesce(func.sum(f.resolution_bh_s), 0.0),
+        "solved_ever_n": func.coalesce(func.sum(_flag(f.solved_ever)), 0),
+        "reopened_n": func.coalesce(func.sum(case((f.reopens > 0, 1), else_=0)), 0),
+        "sla_met": func.coalesce(func.sum(f.sla_met), 0),
+        "sla_total": func.coalesce(func.sum(f.sla_met + f.sla_missed), 0),
+        "csat_n": func.count(f.csat_rating),
+        "csat_good": func.coalesce(func.sum(case((f.csat_rating >= 4, 1), else_=0)), 0),
+        "assistant_n": func.coalesce(func.sum(_flag(f.assistant_involved)), 0),
+        "assistant_resolved_n": func.coalesce(func.sum(_flag(f.assistant_resolved)), 0),
+        "handoff_n": func.count(f.handoff_reason),
+        "replies": func.coalesce(func.sum(f.agent_replies), 0),
+        "time_spent_s": literal(0.0),
+    }
+
+
+def _agent_sums() -> dict[str, ColumnElement[Any]]:
+    a = AgentFacts
+    zero = literal(0)
+    return {
+        "conversations": func.coalesce(func.sum(_flag(a.handled)), 0),
+        "first_response_n": func.count(a.first_response_s),
+        "first_response_s": func.coalesce(func.sum(a.first_response_s), 0.0),
+        "first_response_bh_s": func.coalesce(func.sum(a.first_response_bh_s), 0.0),
+        # For an agent, the "next response" columns hold every wait the agent ended.
+        "next_response_n": func.coalesce(func.sum(a.response_n), 0),
+        "next_response_s": func.coalesce(func.sum(a.response_s), 0.0),
+        "next_response_bh_s": func.coalesce(func.sum(a.response_bh_s), 0.0),
+        "resolved_n": zero,
+        "resolution_s": literal(0.0),
+        "resolution_bh_s": literal(0.0),
+        "solved_ever_n": zero,
+        "reopened_n": zero,
+        "sla_met": zero,
+        "sla_total": zero,
+        "csat_n": func.count(a.csat_rating),
+        "csat_good": func.coalesce(func.sum(case((a.csat_rating >= 4, 1), else_=0)), 0),
+        "assistant_n": zero,
+        "assistant_resolved_n": zero,
+        "handoff_n": zero,
+        "replies": func.coalesce(func.sum(a.replies), 0),
+        "time_spent_s": func.coalesce(func.sum(a.time_spent_s), 0.0),
+    }
+
+
+def _key_of(dim: str) -> ColumnElement[str]:
+    f = ConversationFacts
+    column: Any = {
+        "channel": f.channel,
+        "language": f.language,
+        "category": f.category,
+        "priority": f.priority,
+        "team": func.coalesce(cast(f.team_id, String), ""),
+        "handoff": f.handoff_reason,
+    }[dim]
+    return column  # type: ignore[no-any-return]
+
+
+async def _rebuild_rollups(session: AsyncSession, days: Iterable[datetime] | None) -> None:
+    """Recompute the rollups of the given creation days (None: all of them)."""
+    chosen = None if days is None else sorted(set(days))
+    if chosen is not None and not chosen:
+        return
+    groups: list[list[datetime]] | list[None] = (
+        [chosen[i : i + 200] for i in range(0, len(chosen), 200)] if chosen is not None else [None]
+    )
+    for group in groups:
+        if group is None:
+            await session.execute(delete(Rollup))
+        else:
+            bounds = or_(
+                *(and_(Rollup.bucket >= d, Rollup.bucket < d + timedelta(days=1)) for d in group)
+            )
+            await session.execute(delete(Rollup).where(bounds))
+        await _insert_rollups(session, group)
+
+
+async def _insert_rollups(session: AsyncSession, days: list[datetime] | None) -> None:
+    f, a = ConversationFacts, AgentFacts
+    sums = _conversation_sums()
+    names = ["dim", "bucket", "key", *sums]
+
+    def where_days(column: Any) -> list[ColumnElement[bool]]:
+        return [] if days is None else [column.in_(days)]
+
+    statements = [
+        select(literal("all"), f.created_hour, literal(""), *sums.values())
+        .where(*where_days(f.created_day))
+        .group_by(f.created_hour)
+    ]
+    for dim in DIMENSIONS:
+        if dim == "agent":
+            agent_sums = _agent_sums()
+            statements.append(
+                select(
+                    literal("agent"),
+                    a.created_day,
+                    cast(a.agent_id, String),
+                    *agent_sums.values(),
+                )
+                .where(*where_days(a.created_day))
+                .group_by(a.created_day, a.agent_id)
+            )
+            continue
+        key = _key_of(dim)
+        conditions = where_days(f.created_day)
+        if dim == "handoff":
+            conditions.append(f.handoff_reason.is_not(None))
+        statements.append(
+            select(literal(dim), f.created_day, key, *sums.values())
+            .where(*conditions)
+            .group_by(f.created_day, key)
+        )
+    for statement in statements:
+        await session.execute(insert(Rollup).from_select(names, statement))
+
+
+# Refresh and rebuild ---------------------------------------------------------------
+
+
+async def _state(session: AsyncSession) -> AnalyticsState:
+    state = await session.get(AnalyticsState, STATE_NAME)
+    if state is None:
+        state = AnalyticsState(name=STATE_NAME)
+        session.add(state)
+        await session.flush()
+    return state
+
+
+async def _apply(
+    session: AsyncSession,
+    ids: Sequence[int],
+    now: datetime,
+    calendars: dict[int, BusinessCalendar],
+    *,
+    rollups: bool = True,
+) -> set[datetime]:
+    """Recompute the facts of ``ids`` and, with ``rollups``, their days' rollups."""
+    if not ids:
+        return set()
+    old_days = await session.execute(
+        select(ConversationFacts.created_day).where(ConversationFacts.conversation_id.in_(ids))
+    )
+    facts = await load_facts(session, ids, now, calendars)
+    await _store_facts(session, ids, facts)
+    days = {row[0] for row in old_days} | {f.created_day for f in facts}
+    if rollups:
+        await _rebuild_rollups(session, days)
+    return days
+
+
+async def do_refresh_analytics(
+    db: Database, now: datetime | None = None, *, batch: int = BATCH
+) -> RefreshResult:
+    """Bring facts and rollups up to date with everything changed since the watermarks.
+
+    Commits after each batch, so a long catch-up never holds the (SQLite) write lock
+    for long, and an interrupted one resumes where it stopped.
+    """
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    result = RefreshResult()
+    days: set[datetime] = set()
+    cursor: tuple[datetime, int] | None = None
+    while True:
+        async with db.writer() as session:
+            state = await _state(session)
+            calendars = await _calendars(session)
+            query = select(Conversation.id, Conversation.updated_at)
+            if cursor is None:
+                since = (state.conversations_seen or EPOCH) - OVERLAP
+                query = query.where(Conversation.updated_at > since)
+            else:
+                last_at, last_id = cursor
+                query = query.where(
+                    or_(
+                        Conversation.updated_at > last_at,
+                        and_(Conversation.updated_at == last_at, Conversation.id > last_id),
+                    )
+                )
+            rows = (
+                await session.execute(
+                    query.order_by(Conversation.updated_at, Conversation.id).limit(batch)
+                )
+            ).all()
+            ids = [row[0] for row in rows]
+            days |= await _apply(session, ids, now, calendars)
+            if rows:
+                cursor = (rows[-1][1], rows[-1][0])
+                seen = state.conversations_seen
+                state.conversations_seen = cursor[0] if seen is None else max(seen, cursor[0])
+            state.refreshed_at = now
+            await session.commit()
+        result.conversations += len(ids)
+        if len(rows) < batch:
+            break
+    # Breaches noticed by the sweep, and facts that change with time alone.
+    async with db.writer() as session:
+        state = await _state(session)
+        calendars = await _calendars(session)
+        since = (state.breaches_seen or EPOCH) - OVERLAP
+        breached = (
+            await session.execute(
+                select(ConversationSla.conversation_id, ConversationSla.breached_at).where(
+                    ConversationSla.breached_at > since
+                )
+            )
+        ).all()
+        due = (
+            await session.execute(
+                select(ConversationFacts.conversation_id).where(ConversationFacts.recheck_at <= now)
+            )
+        ).all()
+        ids = sorted({row[0] for row in breached} | {row[0] for row in due})
+        for start in range(0, len(ids), batch):
+            days |= await _apply(session, ids[start : start + batch], now, calendars)
+        if breached:
+            latest = max(row[1] for row in breached if row[1] is not None)
+            seen = state.breaches_seen
+            state.breaches_seen = latest if seen is None else max(seen, latest)
+        await session.commit()
+    result.conversations += len(ids)
+    result.days = len(days)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def do_rebuild_analytics(
+    db: Database, now: datetime | None = None, *, batch: int = 2000
+) -> RefreshResult:
+    """Recompute every conversation's facts and all rollups from scratch."""
+    started = time.perf_counter()
+    now = now or datetime.now(UTC)
+    result = RefreshResult()
+    async with db.writer() as session:
+        # The watermarks first: anything changing during the rebuild is refreshed after it.
+        marks = (
+            await session.scalar(select(func.max(Conversation.updated_at))),
+            await session.scalar(select(func.max(ConversationSla.breached_at))),
+        )
+        await session.execute(delete(AgentFacts))
+        await session.execute(delete(ConversationFacts))
+        state = await _state(session)
+        state.conversations_seen, state.breaches_seen = marks[0], marks[1]
+        await session.commit()
+    last_id = 0
+    while True:
+        async with db.writer() as session:
+            calendars = await _calendars(session)
+            ids = list(
+                (
+                    await session.execute(
+                        select(Conversation.id)
+                        .where(Conversation.id > last_id)
+                        .order_by(Conversation.id)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            await _apply(session, ids, now, calendars, rollups=False)
+            await session.commit()
+        result.conversations += len(ids)
+        if len(ids) < batch:
+            break
+        last_id = ids[-1]
+    async with db.writer() as session:
+        await _rebuild_rollups(session, None)
+        state = await _state(session)
+        state.refreshed_at = now
+        result.days = int(
+            await session.scalar(select(func.count(func.distinct(ConversationFacts.created_day))))
+            or 0
+        )
+        await session.commit()
+    result.seconds = time.perf_counter() - started
+    return result
