@@ -53,6 +53,7 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.demo_data.conversations import CONVERSATIONS, Script, Step
+from ledgerdesk.feedback.demo import seed_feedback_demo
 from ledgerdesk.knowledge.actions import do_import_bundle
 from ledgerdesk.knowledge.files import read_directory
 from ledgerdesk.safety.demo import seed_verified_support
@@ -473,6 +474,8 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             box = SecretBox(settings.secret_key_value())
             await seed_verified_support(uow, cast.agents["admin"], box)
             count = await _create_conversations(uow, cast, rng, started)
+            # Feedback (feedback/demo.py): survey answers, so the dashboard shows CSAT.
+            await seed_feedback_demo(uow, started=started)
             articles = await _import_help_center(uow)
             # SLA (sla/demo.py): support hours, a VIP promise, clocks on open conversations.
             await seed_sla_demo(uow, vip_team_id=cast.teams["vip"].id)

@@ -164,10 +164,10 @@ async def _schedule_survey(
         return survey  # one answer per conversation: re-solving does not ask again
     if (
         survey is not None
-        and survey.status == SurveyStatus.SCHEDULED
+        and survey.status in (SurveyStatus.SCHEDULED, SurveyStatus.SENT)
         and survey.scheduled_for == due
     ):
-        return survey  # this solve is scheduled already
+        return survey  # this solve was scheduled (or even sent) already
     if survey is None:
         survey = Survey(
             conversation_id=conversation.id,
