@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import update
 
 from ledgerdesk.accounts.principal import Principal
-from ledgerdesk.analytics.gaps.cluster import describe
+from ledgerdesk.analytics.gaps.cluster import describe_raw
 from ledgerdesk.analytics.gaps.models import GapQuestion
 from ledgerdesk.analytics.gaps.queries import (
     MAX_QUESTIONS,
@@ -90,7 +90,7 @@ async def do_create_gap_draft(
     items, vectors = vectors_of(rows)
     if not items:
         raise Conflict("these questions are not analysed yet; try again in a minute")
-    group = describe(items, vectors)
+    group = describe_raw(items, vectors)
     slug = slug_for(group.title, ids[0])
     if await find_article(uow.session, slug, group.locale) is not None:
         raise Conflict(f"an article {slug!r} already exists in {group.locale}")

@@ -139,8 +139,14 @@ def by_centrality(vectors: FloatArray) -> list[int]:
     return [int(i) for i in np.argsort(-scores, kind="stable")]
 
 
+def describe_raw(items: Sequence[Item], raw: FloatArray) -> Group:
+    """:func:`describe` for raw e5 vectors (centred first, as :func:`group_questions` does)."""
+    return describe(items, centre(raw, [item.locale for item in items]))
+
+
 def describe(items: Sequence[Item], vectors: FloatArray) -> Group:
-    """The group of these questions: ordered by centrality, its language, title, counts."""
+    """The group of these questions (centred vectors): ordered by centrality, its
+    language, title, counts."""
     order = by_centrality(vectors)
     ordered = [items[i] for i in order]
     languages = Counter(item.locale for item in ordered)
@@ -180,8 +186,9 @@ def group_questions(
 # Titles ----------------------------------------------------------------------------
 
 _GREETING = re.compile(
-    r"^(?:(?:hi|hello|hey|hiya|dear\s+(?:support|team|sir|madam)|good\s+(?:morning|afternoon|"
-    r"evening)|greetings|excuse me|sorry|please|pls|plz)\b[\s,.!:;-]*)+",
+    r"^(?:(?:(?:hi|hello|hey|hiya)(?:\s+(?:there|team|all|guys|everyone|support))?|"
+    r"dear\s+(?:support|team|sir|madam)|good\s+(?:morning|afternoon|evening)|greetings|"
+    r"excuse me|sorry|please|pls|plz)\b[\s,.!:;-]*)+",
     re.IGNORECASE,
 )
 _ZH_GREETING = re.compile(
@@ -213,5 +220,5 @@ def suggest_title(question: str) -> str:
         text = (cut[:space] if space > MAX_TITLE // 2 else cut).rstrip(" ,.;:-") + "…"
     text = text.strip(" ,;:-")
     if not text:
-        return " ".join(question.split())[:MAX_TITLE] or "Untitled question"
+        text = " ".join(question.split())[:MAX_TITLE] or "Untitled question"
     return text[0].upper() + text[1:]

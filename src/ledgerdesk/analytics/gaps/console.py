@@ -77,8 +77,8 @@ async def create_draft(
     start: Annotated[str, Form(max_length=10)] = "",
     end: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    # Only to go back to the same period; anything but a date is dropped.
-    period = {key: value for key, value in (("start", start), ("end", end)) if _DATE.match(value)}
+    # Only to go back to the same period: two dates, or nothing (the default period).
+    period = {"start": start, "end": end} if _DATE.match(start) and _DATE.match(end) else {}
     try:
         ids = parse_question_ids(question_ids)
         article = await do_create_gap_draft(uow, actor=user.principal, question_ids=ids)
