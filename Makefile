@@ -25,6 +25,13 @@ demo: migrate
 run: demo
 	$(BIN)/ledgerdesk serve
 
+# The demo on a local blockchain (needs Node.js for npm): two anvil nodes with real
+# transactions, each quoted in a conversation whose chip shows its status (docs/chain.md).
+.PHONY: run-chain
+run-chain: migrate
+	scripts/install-anvil >/dev/null
+	$(BIN)/python -m ledgerdesk.demo_data.chain
+
 # Two workers, one test file each at a time: the suite waits on subprocesses, chain
 # nodes and browsers as much as it computes, and module fixtures stay per file.
 test: $(STAMP)
