@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -145,6 +147,9 @@ def main() -> None:
     parser.add_argument("--tune", type=Path, default=TUNE)
     parser.add_argument("--report", type=Path, nargs="*", default=list(REPORT))
     parser.add_argument("--write-means", action="store_true", help="store the language means")
+    parser.add_argument(
+        "--timing", type=int, default=0, help="also time embedding and grouping N questions"
+    )
     args = parser.parse_args()
     embedder = default_embedder()
     rows = load(args.tune)
@@ -170,6 +175,36 @@ def main() -> None:
         report_vectors = centred(report_rows, embed(report_rows, embedder), means)
         measured = score(report_vectors, report_topics, chosen.threshold)
         print(_line(f"report {path.name}", measured, len(report_rows), len(set(report_topics))))
+    if args.timing:
+        timing(rows, raw, embedder, args.timing)
+
+
+def timing(rows: list[Labelled], raw: FloatArray, embedder: QuestionEmbedder, count: int) -> None:
+    """Seconds to embed the tuning questions, and to group ``count`` questions as the page
+    does (the tuning vectors repeated with a little noise, so groups have many members)."""
+    import platform
+    import time
+
+    from ledgerdesk.analytics.gaps.cluster import Item, group_questions
+
+    texts = [row.text for row in rows]
+    started = time.perf_counter()
+    embedder.embed(texts)
+    per_question = (time.perf_counter() - started) / len(texts)
+    generator = np.random.default_rng(7)
+    picks = generator.integers(0, len(rows), size=count)
+    noisy = raw[picks] + generator.normal(0, 0.01, size=(count, raw.shape[1])).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    now = datetime.now(UTC)
+    items = [Item(i, rows[p].text, rows[p].locale, "handoff", now) for i, p in enumerate(picks)]
+    started = time.perf_counter()
+    groups = group_questions(items, noisy.astype(np.float32))
+    grouping = time.perf_counter() - started
+    print(
+        f"timing on {platform.processor() or platform.machine()}, {os.cpu_count()} cores: "
+        f"embedding {per_question * 1000:.1f} ms per question (one thread); "
+        f"grouping {count} questions into {len(groups)} groups {grouping:.2f} s"
+    )
 
 
 if __name__ == "__main__":
