@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -406,10 +407,24 @@ def _port(preferred: int) -> int:
     raise RuntimeError("no free port")
 
 
+def _preferred_ports() -> dict[str, int]:
+    """LEDGERDESK_DEMO_ANVIL_PORTS=ETH,BSC moves the nodes (0: any free port)."""
+    raw = os.environ.get("LEDGERDESK_DEMO_ANVIL_PORTS", "")
+    if not raw.strip():
+        return dict(DEFAULT_PORTS)
+    try:
+        eth, bsc = (int(part) for part in raw.split(","))
+    except ValueError:
+        raise RuntimeError(
+            f"LEDGERDESK_DEMO_ANVIL_PORTS must be two ports like 8545,8546, not {raw!r}"
+        ) from None
+    return {ETHEREUM: eth, BSC: bsc}
+
+
 def _start_node(
-    binary: str, name: str, chain_id: int, log_dir: Path
+    binary: str, name: str, chain_id: int, log_dir: Path, preferred_port: int
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port(DEFAULT_PORTS[name])
+    port = _port(preferred_port)
     log_file = (log_dir / f"anvil-{name}.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 (the anvil binary found above)
         [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)],
@@ -461,6 +476,10 @@ async def prepare(
     return with_chain, txs, seeded
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -481,11 +500,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # `kill` (SIGTERM) stops the server and the nodes as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     nodes: list[subprocess.Popen[bytes]] = []
     try:
-        eth_process, eth_url = _start_node(binary, ETHEREUM, ETHEREUM_CHAIN_ID, settings.data_dir)
+        ports = _preferred_ports()
+        eth_process, eth_url = _start_node(
+            binary, ETHEREUM, ETHEREUM_CHAIN_ID, settings.data_dir, ports[ETHEREUM]
+        )
         nodes.append(eth_process)
-        bsc_process, bsc_url = _start_node(binary, BSC, BSC_CHAIN_ID, settings.data_dir)
+        bsc_process, bsc_url = _start_node(binary, BSC, BSC_CHAIN_ID, settings.data_dir, ports[BSC])
         nodes.append(bsc_process)
         _, txs, seeded = asyncio.run(prepare(settings, eth_url, bsc_url))
         networks_file = (settings.data_dir / NETWORKS_FILE).resolve()
@@ -505,12 +529,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = [str(Path(sys.executable).with_name("ledgerdesk")), "serve", *(argv or ())]
         if not Path(command[0]).exists():
             command = [sys.executable, "-m", "ledgerdesk.cli", "serve", *(argv or ())]
-        server = subprocess.Popen(command, env=env)  # noqa: S603 (our own command)
+        # In its own session, so a terminal's Ctrl-C reaches it once, passed on from here
+        # (uvicorn takes a second SIGINT as "exit now, skip the shutdown").
+        server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
         while True:
             try:
                 return server.wait()
             except KeyboardInterrupt:
-                continue  # the server got the same Ctrl-C and is shutting down
+                server.send_signal(signal.SIGINT)
     finally:
         for process in nodes:
             process.terminate()
