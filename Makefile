@@ -29,7 +29,7 @@ run: demo
 # transactions, each quoted in a conversation whose chip shows its status (docs/chain.md).
 .PHONY: run-chain
 run-chain: migrate
-	scripts/install-anvil >/dev/null
+	@[ -n "$$LEDGERDESK_ANVIL" ] || command -v anvil >/dev/null || scripts/install-anvil >/dev/null
 	$(BIN)/python -m ledgerdesk.demo_data.chain
 
 # Two workers, one test file each at a time: the suite waits on subprocesses, chain
