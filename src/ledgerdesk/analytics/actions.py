@@ -23,9 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from typing import cast as type_cast
 
 from sqlalchemy import (
     String,
+    Table,
     and_,
     case,
     cast,
@@ -57,6 +59,8 @@ from ledgerdesk.sla.queries import UTC_24_7
 from ledgerdesk.sla.schemas import calendar_of
 
 OVERLAP = timedelta(minutes=2)
+FACTS_TABLE = type_cast(Table, ConversationFacts.__table__)
+AGENT_FACTS_TABLE = type_cast(Table, AgentFacts.__table__)
 BATCH = 500
 STATE_NAME = "refresh"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -187,11 +191,13 @@ async def _store_facts(session: AsyncSession, ids: Sequence[int], facts: list[Fa
         delete(ConversationFacts).where(ConversationFacts.conversation_id.in_(ids))
     )
     await session.execute(delete(AgentFacts).where(AgentFacts.conversation_id.in_(ids)))
+    # Core inserts on the tables (an executemany), not ORM bulk inserts: several times
+    # faster for thousands of plain rows.
     if facts:
-        await session.execute(insert(ConversationFacts), [f.row() for f in facts])
+        await session.execute(insert(FACTS_TABLE), [f.row() for f in facts])
         agent_rows = [row for f in facts for row in f.agent_rows()]
         if agent_rows:
-            await session.execute(insert(AgentFacts), agent_rows)
+            await session.execute(insert(AGENT_FACTS_TABLE), agent_rows)
 
 
 # Rollups --------------------------------------------------------------------------
@@ -300,7 +306,11 @@ async def _insert_rollups(session: AsyncSession, days: list[datetime] | None) ->
     statements = [
         select(literal("all"), f.created_hour, literal(""), *sums.values())
         .where(*where_days(f.created_day))
-        .group_by(f.created_hour)
+        .group_by(f.created_hour),
+        # The same sums per day, so a daily series reads one row a day, not 24.
+        select(literal("day"), f.created_day, literal(""), *sums.values())
+        .where(*where_days(f.created_day))
+        .group_by(f.created_day),
     ]
     for dim in DIMENSIONS:
         if dim == "agent":

@@ -157,18 +157,16 @@ async def dashboard(
         "query": _query(period),
         "mine_only": mine_only,
     }
-    agents = await queries.breakdown(
-        session, period, "agent", agent_id=agent.id if mine_only else None
-    )
-    context["agents"] = agents["rows"]
     if mine_only:
+        mine = await queries.breakdown(session, period, "agent", agent_id=agent.id)
+        context["agents"] = mine["rows"]
         return render(request, "analytics/dashboard.html", context)
-    result = await queries.overview(session, period)
-    context["figures"] = result["figures"]
-    context["cards"] = [name for name in (*queries.OVERVIEW_METRICS, "backlog")]
+    data = await queries.dashboard_data(session, period)
+    context["agents"] = data["agents"]["rows"]
+    context["figures"] = data["overview"]["figures"]
+    context["cards"] = [*queries.OVERVIEW_METRICS, "backlog"]
     breakdowns: dict[str, Any] = {}
-    for dimension in ("channel", "language", "category", "handoff"):
-        found = await queries.breakdown(session, period, dimension)
+    for dimension, found in data["breakdowns"].items():
         points = [
             Point(
                 label=row["label"] or "—",
@@ -185,21 +183,17 @@ async def dashboard(
         ]
         breakdowns[dimension] = {"rows": found["rows"], "chart": bar_chart(points)}
     context["breakdowns"] = breakdowns
-    by_day = await queries.breakdown_sums(session, period, "day")
-    before = await queries.breakdown_sums(session, period.previous(), "day")
     context["volume_line"] = line_chart(
-        [Point(k, v["conversations"]) for k, v in by_day.items()],
-        [Point(k, v["conversations"]) for k, v in before.items()],
+        [Point(k, v["conversations"]) for k, v in data["days"].items()],
+        [Point(k, v["conversations"]) for k, v in data["previous_days"].items()],
     )
-    hours = await queries.breakdown_sums(session, period, "hour")
     context["hour_chart"] = column_chart(
         [
             Point(k, v["conversations"], href=drill_href(period, "conversations", hour=int(k)))
-            for k, v in hours.items()
+            for k, v in data["hours"].items()
         ],
         label_every=3,
     )
-    weekdays = await queries.breakdown_sums(session, period, "weekday")
     labels = weekday_names()
     context["weekday_chart"] = column_chart(
         [
@@ -208,7 +202,7 @@ async def dashboard(
                 v["conversations"],
                 href=drill_href(period, "conversations", weekday=int(k)),
             )
-            for k, v in weekdays.items()
+            for k, v in data["weekdays"].items()
         ]
     )
     return render(request, "analytics/dashboard.html", context)

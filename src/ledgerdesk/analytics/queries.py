@@ -8,7 +8,6 @@ same conditions the rollups sum, so its total equals the figure it came from.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -287,19 +286,28 @@ async def overview(
 
 async def backlog(session: AsyncSession, at: datetime) -> dict[str, Any]:
     """Conversations unresolved at ``at``: created before it and not solved by then (by
-    their current state and last solve), with how long they had waited."""
+    their current state and last solve), with how long they had waited.
+
+    Two index ranges (open now; solved after ``at``) rather than one OR, which would
+    read every conversation ever created."""
     f = ConversationFacts
     now = datetime.now(UTC)
-    condition = _backlog_condition(at)
     ages = [
         func.coalesce(func.sum(case((f.created_at >= at - timedelta(days=limit), 1), else_=0)), 0)
         for _, limit in AGE_BUCKETS[:-1]
     ]
-    row = (
-        await session.execute(select(func.count(), func.min(f.created_at), *ages).where(condition))
-    ).one()
-    total, oldest = int(row[0]), row[1]
-    cumulative = [int(v) for v in row[2:]]
+    total, oldest = 0, None
+    cumulative = [0] * len(ages)
+    for condition in _backlog_parts(at):
+        row = (
+            await session.execute(
+                select(func.count(), func.min(f.created_at), *ages).where(*condition)
+            )
+        ).one()
+        total += int(row[0])
+        if row[1] is not None and (oldest is None or row[1] < oldest):
+            oldest = row[1]
+        cumulative = [a + int(b) for a, b in zip(cumulative, row[2:], strict=True)]
     buckets, below = {}, 0
     for (label, _), upto in zip(AGE_BUCKETS, [*cumulative, total], strict=True):
         buckets[label] = upto - below
@@ -317,25 +325,63 @@ async def backlog(session: AsyncSession, at: datetime) -> dict[str, Any]:
     }
 
 
-def _backlog_condition(at: datetime) -> ColumnElement[bool]:
+def _backlog_parts(at: datetime) -> list[list[ColumnElement[bool]]]:
     f = ConversationFacts
-    return and_(f.created_at < at, or_(f.is_open.is_(True), f.solved_at >= at))
+    return [
+        [f.is_open.is_(True), f.created_at < at],
+        [f.solved_at >= at, f.is_open.is_(False), f.created_at < at],
+    ]
+
+
+def _backlog_condition(at: datetime) -> ColumnElement[bool]:
+    return or_(*(and_(*part) for part in _backlog_parts(at)))
 
 
 def _fold_time(rows: Sequence[Any], dim: str) -> dict[str, dict[str, float]]:
-    grouped: dict[str, dict[str, float]] = defaultdict(_zero)
+    """Hourly rows summed per hour of day or per weekday."""
+    width = len(SUM_COLUMNS)
+    grouped: dict[str, list[float]] = {}
     for row in rows:
         bucket: datetime = row[0]
-        if dim == "day":
-            key = bucket.date().isoformat()
-        elif dim == "hour":
-            key = f"{bucket.hour:02d}"
-        else:
-            key = str(bucket.weekday())
-        target = grouped[key]
-        for name, value in zip(SUM_COLUMNS, row[1:], strict=True):
-            target[name] += float(value or 0)
-    return grouped
+        key = f"{bucket.hour:02d}" if dim == "hour" else str(bucket.weekday())
+        target = grouped.get(key)
+        if target is None:
+            target = grouped[key] = [0.0] * width
+        for i in range(width):
+            value = row[i + 1]
+            if value:
+                target[i] += value
+    return {key: dict(zip(SUM_COLUMNS, values, strict=True)) for key, values in grouped.items()}
+
+
+async def _time_rows(session: AsyncSession, period: DateRange, dim: str = "all") -> list[Any]:
+    """The rollup rows of ``all`` (hourly) or ``day`` (daily) in a period."""
+    found = await session.execute(
+        select(Rollup.bucket, *[getattr(Rollup, n) for n in SUM_COLUMNS]).where(
+            Rollup.dim == dim, Rollup.bucket >= period.start, Rollup.bucket < period.end
+        )
+    )
+    return list(found.all())
+
+
+def _time_sums(
+    rows: Sequence[Any], period: DateRange, dimension: str
+) -> dict[str, dict[str, float]]:
+    """Hourly rows (or, for days, daily rows) as sums per hour, weekday or day."""
+    if dimension == "day":
+        grouped = {
+            row[0].date().isoformat(): {
+                n: float(v or 0) for n, v in zip(SUM_COLUMNS, row[1:], strict=True)
+            }
+            for row in rows
+        }
+        for offset in range(period.days):
+            grouped.setdefault((period.first + timedelta(days=offset)).isoformat(), _zero())
+        return dict(sorted(grouped.items()))
+    grouped = _fold_time(rows, dimension)
+    for key in [f"{h:02d}" for h in range(24)] if dimension == "hour" else map(str, range(7)):
+        grouped.setdefault(key, _zero())
+    return dict(sorted(grouped.items()))
 
 
 async def breakdown_sums(
@@ -345,22 +391,8 @@ async def breakdown_sums(
     if dimension not in DIMENSIONS:
         raise InvalidInput(f"unknown dimension {dimension!r}; use one of: {', '.join(DIMENSIONS)}")
     if dimension in TIME_DIMENSIONS:
-        found = await session.execute(
-            select(Rollup.bucket, *[getattr(Rollup, n) for n in SUM_COLUMNS]).where(
-                Rollup.dim == "all", Rollup.bucket >= period.start, Rollup.bucket < period.end
-            )
-        )
-        grouped = _fold_time(found.all(), dimension)
-        if dimension == "hour":
-            for hour in range(24):
-                grouped.setdefault(f"{hour:02d}", _zero())
-        elif dimension == "weekday":
-            for day in range(7):
-                grouped.setdefault(str(day), _zero())
-        else:
-            for offset in range(period.days):
-                grouped.setdefault((period.first + timedelta(days=offset)).isoformat(), _zero())
-        return dict(sorted(grouped.items()))
+        rows = await _time_rows(session, period, "day" if dimension == "day" else "all")
+        return _time_sums(rows, period, dimension)
     found = await session.execute(
         select(Rollup.key, *_sum_columns())
         .where(Rollup.dim == dimension, Rollup.bucket >= period.start, Rollup.bucket < period.end)
@@ -632,3 +664,23 @@ async def drill_all(session: AsyncSession, drill: Drill, *, cap: int) -> list[di
 
 def day_series(sums: dict[str, dict[str, float]], name: str) -> list[tuple[str, float | None]]:
     return [(key, figure(values, name)["value"]) for key, values in sums.items()]
+
+
+DASHBOARD_BREAKDOWNS = ("channel", "language", "category", "handoff")
+
+
+async def dashboard_data(session: AsyncSession, period: DateRange) -> dict[str, Any]:
+    """Everything the dashboard page shows, through the functions the API uses."""
+    hourly = await _time_rows(session, period)
+    return {
+        "overview": await overview(session, period),
+        "breakdowns": {
+            dimension: await breakdown(session, period, dimension)
+            for dimension in DASHBOARD_BREAKDOWNS
+        },
+        "agents": await breakdown(session, period, "agent"),
+        "days": await breakdown_sums(session, period, "day"),
+        "previous_days": await breakdown_sums(session, period.previous(), "day"),
+        "hours": _time_sums(hourly, period, "hour"),
+        "weekdays": _time_sums(hourly, period, "weekday"),
+    }
