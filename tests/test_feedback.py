@@ -153,7 +153,10 @@ async def test_reopening_cancels_the_survey_and_its_job(
     survey = await survey_of(db, conversation_id)
     assert survey is not None and survey.status == SurveyStatus.CANCELLED
     assert [job.status for job in await jobs_of(db, conversation_id)] == [CANCELLED]
-    assert await events_of(db, conversation_id, "survey.cancelled") == [{"reason": "reopened"}]
+    history = await client.get(
+        f"{API}/conversations/{conversation_id}/events", headers=world.bob.headers
+    )
+    assert history.json()[-1]["kind"] == "status_changed", "the reopen stays the last word"
     before = await message_ids(db, conversation_id)
     assert await run_due_feedback_jobs(db, settings, bus, now=utcnow() + timedelta(days=1)) == []
     assert await message_ids(db, conversation_id) == before
@@ -585,3 +588,26 @@ async def test_no_follow_up_for_other_categories_or_after_a_reopen_or_a_close(
     for conversation_id in (other, reopened, closed):
         assert len(await messages_of(db, conversation_id)) == counts[conversation_id]
         assert await events_of(db, conversation_id, "follow_up.sent") == []
+
+
+async def test_a_rule_that_solves_a_conversation_schedules_its_survey_too(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    from tests.automation_support import make_rule
+
+    await make_rule(
+        client,
+        world.alice.headers,
+        name="Close thank-you notes",
+        trigger="conversation.created",
+        actions=[{"type": "set_status", "status": "solved"}],
+    )
+    dana = await world.make_customer("Dana")
+
+    conversation_id = await open_conversation(client, world.bob.headers, dana)
+
+    conversation = await conversation_of(db, conversation_id)
+    assert conversation.status == "solved" and conversation.solved_at is not None
+    survey = await survey_of(db, conversation_id)
+    assert survey is not None and survey.status == SurveyStatus.SCHEDULED
+    assert [job.kind for job in await jobs_of(db, conversation_id)] == [SEND_SURVEY_JOB]

@@ -3,6 +3,7 @@ answer endpoint, the public bilingual page behind a link, and the admins' page."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -33,12 +34,11 @@ from tests.webchat_support import assert_error, bearer, make_chat, visitor
 TIMEOUT = 5.0
 
 
-async def _next_event(socket: Any, kind: str) -> dict[str, Any]:
-    import asyncio
-
+async def _next_frame(socket: Any, kind: str) -> dict[str, Any]:
+    """The next frame of this type ("ready"), or the next stream event of this kind."""
     while True:
         frame: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), TIMEOUT))
-        if frame["type"] == "event" and frame["kind"] == kind:
+        if frame["type"] == kind or (frame["type"] == "event" and frame["kind"] == kind):
             return frame
 
 
@@ -66,9 +66,10 @@ async def test_the_widget_gets_a_survey_card_and_its_answer_round_trips(
 
     async with connect(live_server.ws_url) as socket:
         await socket.send(json.dumps({"type": "hello", "token": token}))
+        await _next_frame(socket, "ready")
         ran = await run_due_feedback_jobs(db, settings, bus, now=utcnow() + timedelta(hours=1))
         assert ran == [SEND_SURVEY_JOB]
-        requested = await _next_event(socket, "survey.requested")
+        requested = await _next_frame(socket, "survey.requested")
         card = requested["data"]["survey"]
         assert card == {
             "conversation_id": conversation_id,
@@ -89,7 +90,7 @@ async def test_the_widget_gets_a_survey_card_and_its_answer_round_trips(
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["rating"] == 4 and answer.json()["language"] == "zh"
-        answered = await _next_event(socket, "survey.answered")
+        answered = await _next_frame(socket, "survey.answered")
         assert answered["data"]["survey"]["rating"] == 4
 
     survey = await survey_of(db, conversation_id)

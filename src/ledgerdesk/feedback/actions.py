@@ -145,9 +145,9 @@ async def do_sync_survey(
     await do_cancel_jobs(uow, dedup_key=survey_job_key(conversation.id))
     await do_cancel_jobs(uow, dedup_key=follow_up_job_key(conversation.id))
     if survey is not None and survey.status in (SurveyStatus.SCHEDULED, SurveyStatus.SENT):
+        # No history row of its own: the status change that caused it is the record.
         survey.status = SurveyStatus.CANCELLED
         survey.updated_at = now
-        _record(uow, conversation.id, "survey.cancelled", {"reason": "reopened"})
     return survey
 
 
