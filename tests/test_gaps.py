@@ -29,8 +29,11 @@ from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.feedback.models import Survey
+from ledgerdesk.jobs.context import JobContext
+from ledgerdesk.jobs.registry import get_handler, load_job_modules, periodic_jobs
 from ledgerdesk.knowledge.actions import do_create_article, do_vote
 from ledgerdesk.knowledge.models import DRAFT, Article
+from ledgerdesk.settings import Settings
 from tests.api_support import API, assert_error, bearer, count
 from tests.conftest import PASSWORD, World
 from tests.test_auth_flow import login
@@ -529,3 +532,31 @@ async def test_an_agent_is_refused_the_console_page(
     await login(client, "bob@example.org")
     page = await client.get("/analytics/gaps")
     assert page.status_code == 403
+
+
+async def test_the_periodic_job_is_found_by_workers_and_fills_the_gaps(
+    db: Database, world: World, settings: Settings
+) -> None:
+    from ledgerdesk.analytics.gaps import embed as gaps_embed
+    from ledgerdesk.analytics.gaps.tasks import COLLECT
+
+    assert "ledgerdesk.analytics.gaps.tasks" in load_job_modules()
+    spec = next(spec for spec in periodic_jobs() if spec.kind == COLLECT)
+    assert spec.every == timedelta(minutes=1)
+    handler = get_handler(COLLECT)
+    assert handler is not None
+
+    seeded = await seed(db, world)
+    # The job's own embedder, made once per process: the test's one-thread e5.
+    previous, gaps_embed._default = gaps_embed._default, EMBEDDER.inner
+    try:
+        context = JobContext(db, settings, None, 1, COLLECT, 1, 1, utcnow())
+        await handler.func(context, {})
+    finally:
+        gaps_embed._default = previous
+    # Hand-offs (5 minutes old) and the rating (2 minutes) have settled; the votes,
+    # made just now, wait for a later run.
+    assert await count(db, GapQuestion, GapQuestion.source == HANDOFF) == len(seeded.out_of_scope)
+    assert await count(db, GapQuestion, GapQuestion.source == LOW_RATING) == 1
+    assert await count(db, GapQuestion, GapQuestion.source == ARTICLE_VOTE) == 0
+    assert await count(db, GapQuestion, GapQuestion.embedding.is_(None)) == 0
