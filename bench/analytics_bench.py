@@ -252,7 +252,8 @@ class Generator:
                 "message_count": 0,
                 "assistant_state": "handed_off" if handed else None,
                 "created_at": created,
-                "updated_at": at,
+                # Never after the end: the refresh's watermark is the latest updated_at.
+                "updated_at": min(at, self.end),
                 "first_response_at": first_response,
                 "solved_at": solved_at,
             }
@@ -391,6 +392,7 @@ async def measure(db: Database, backend: str, counts: dict[str, int], args: Any)
             )
             or 0
         )
+    await do_refresh_analytics(db)  # warm up: compiled statements are cached per process
     await _touch(db, args.changed, datetime.now(UTC))
     started = time.perf_counter()
     refreshed = await do_refresh_analytics(db)

@@ -32,6 +32,7 @@ from ledgerdesk.accounts.actions import do_add_team_member, do_create_agent, do_
 from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.secrets import SecretBox
+from ledgerdesk.analytics.actions import do_rebuild_analytics
 from ledgerdesk.automation.demo import seed_automation_demo
 from ledgerdesk.channels.webchat.actions import do_enable_webchat
 from ledgerdesk.channels.webchat.demo import (
@@ -487,6 +488,9 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
                 security_team_id=cast.teams["security"].id,
             )
             await uow.commit()
+        # Analytics (analytics/actions.py): the dashboard's figures from the seeded
+        # activity; the server's periodic refresh keeps them current from here on.
+        await do_rebuild_analytics(db)
     finally:
         await db.dispose()
     # Written after the commit, so the file never names accounts that do not exist.
