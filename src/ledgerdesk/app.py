@@ -38,6 +38,7 @@ from ledgerdesk.events.redis_bus import RedisEventBus
 from ledgerdesk.feedback import api as feedback_api
 from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
+from ledgerdesk.knowledge import console as kb_console
 from ledgerdesk.knowledge import helpcenter
 from ledgerdesk.macros import api as macros_api
 from ledgerdesk.monitoring import api as monitoring_api
@@ -163,6 +164,7 @@ def create_app(
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
     app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
     app.include_router(gaps_console.router)  # /analytics/gaps
+    app.include_router(kb_console.router)  # /kb, the knowledge-base editor
     app.include_router(analytics_console.router)  # /analytics and its drill-downs
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
