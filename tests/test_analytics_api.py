@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from ledgerdesk.accounts.actions import do_create_api_token
 from ledgerdesk.analytics.actions import do_rebuild_analytics, do_refresh_analytics
@@ -465,3 +466,57 @@ async def test_an_agent_opening_the_dashboard_sees_only_their_own_row(
     page = await client.get("/analytics", params=RANGE)
     assert page.status_code == 200
     assert "Bob Agent" in page.text and 'data-metric="csat"' not in page.text
+
+
+async def test_business_hours_use_the_calendar_of_the_conversations_sla_policy(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    from ledgerdesk.sla.models import SlaCalendar
+
+    customer = await world.make_customer()
+    async with db.writer() as session:
+        calendar = SlaCalendar(
+            name="London office",
+            time_zone="Europe/London",
+            week={d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+            holidays=[],
+        )
+        session.add(calendar)
+        await session.flush()
+        policy = SlaPolicy(name="Office", first_response_minutes=60, calendar_id=calendar.id)
+        session.add(policy)
+        await session.flush()
+        w = Writer(session, customer.id, policy.id)
+        friday = await w.conversation("2026-11-27 16:30")  # Friday, 30 minutes before closing
+        w.message(friday, "customer", "2026-11-27 16:30")
+        w.message(friday, "agent", "2026-11-30 09:30", world.bob.agent.id)  # Monday
+        w.clock(friday, met=False, breached=None)
+        await session.commit()
+    await do_refresh_analytics(db)
+    week = {"from": "2026-11-23", "to": "2026-11-29"}
+    body = (await client.get(OVERVIEW, params=week, headers=world.alice.headers)).json()
+    first = body["figures"]["first_response"]
+    assert first["value"] == 65 * 3600 and first["business_hours_value"] == 3600
+
+
+async def test_a_breach_found_by_the_sweep_alone_reaches_the_figures(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    desk = await seed(db, world)
+    async with db.writer() as session:
+        # The sweep marks a running clock breached without touching the conversation.
+        clock = ConversationSla(
+            conversation_id=desk.ids["c2"],
+            metric="resolution",
+            policy_id=(await session.execute(select(SlaPolicy.id))).scalar_one(),
+            target_seconds=3600,
+            started_at=at("2026-11-03 08:00"),
+            warn_at=at("2026-11-03 08:48"),
+            due_at=at("2026-11-03 09:00"),
+            breached_at=datetime.now(UTC),
+        )
+        session.add(clock)
+        await session.commit()
+    await do_refresh_analytics(db)
+    body = (await client.get(OVERVIEW, params=RANGE, headers=world.alice.headers)).json()
+    assert (body["figures"]["sla"]["numerator"], body["figures"]["sla"]["count"]) == (1, 3)
