@@ -33,6 +33,7 @@ from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.analytics.actions import do_rebuild_analytics
+from ledgerdesk.analytics.gaps.collect import collect_gap_questions, embed_gap_questions
 from ledgerdesk.automation.demo import seed_automation_demo
 from ledgerdesk.channels.webchat.actions import do_enable_webchat
 from ledgerdesk.channels.webchat.demo import (
@@ -54,6 +55,7 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.demo_data.conversations import CONVERSATIONS, Script, Step
+from ledgerdesk.demo_data.handoffs import seed_demo_handoffs
 from ledgerdesk.feedback.demo import seed_feedback_demo
 from ledgerdesk.knowledge.actions import do_import_bundle
 from ledgerdesk.knowledge.files import read_directory
@@ -478,6 +480,8 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             # Feedback (feedback/demo.py): survey answers, so the dashboard shows CSAT.
             await seed_feedback_demo(uow, started=started)
             articles = await _import_help_center(uow)
+            # Assistant hand-offs (demo_data/handoffs.py): questions the help center lacks.
+            await seed_demo_handoffs(uow, inbox_id=cast.inboxes["webchat"].id, now=started)
             # SLA (sla/demo.py): support hours, a VIP promise, clocks on open conversations.
             await seed_sla_demo(uow, vip_team_id=cast.teams["vip"].id)
             # Automation (automation/demo.py): macros, rules, round-robin routing.
@@ -491,6 +495,10 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
         # Analytics (analytics/actions.py): the dashboard's figures from the seeded
         # activity; the server's periodic refresh keeps them current from here on.
         await do_rebuild_analytics(db)
+        # Help-center gaps (analytics/gaps/collect.py): the hand-offs collected and
+        # embedded now, so /analytics/gaps shows groups without waiting for the job.
+        await collect_gap_questions(db, settle=timedelta(0))
+        await embed_gap_questions(db)
     finally:
         await db.dispose()
     # Written after the commit, so the file never names accounts that do not exist.
