@@ -28,6 +28,7 @@ from ledgerdesk.knowledge.files import read_directory
 from ledgerdesk.knowledge.models import Article, ArticleVersion, ArticleVote, Category
 from ledgerdesk.knowledge.queries import list_versions, vote_stats
 from ledgerdesk.knowledge.transfer import export_directory, import_directory
+from ledgerdesk.settings import Settings
 from tests.api_support import count
 from tests.conftest import World
 
@@ -302,3 +303,151 @@ async def test_the_database_itself_refuses_a_second_row_per_slug_and_locale_or_v
         with pytest.raises(IntegrityError):
             await session.flush()
         await session.rollback()
+
+
+# The embedding job -------------------------------------------------------------------
+
+
+async def _embedding_jobs(db: Database) -> list[tuple[int, str | None, str]]:
+    from ledgerdesk.assistant.tasks import EMBED_ARTICLE
+    from ledgerdesk.jobs.models import Job
+
+    async with db.sessionmaker() as session:
+        jobs = (await session.scalars(select(Job).where(Job.kind == EMBED_ARTICLE))).all()
+    return sorted((job.payload["article_id"], job.dedup_key, job.status) for job in jobs)
+
+
+async def test_every_change_of_content_and_every_publication_queues_one_embedding_job(
+    db: Database, world: World
+) -> None:
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        article = await do_create_article(
+            uow, actor=admin(world), slug="kyc", locale="en", title="KYC", body="Documents.",
+            category="verification",
+        )  # fmt: skip
+        await uow.rollback()  # a rolled-back change leaves no job
+    assert await _embedding_jobs(db) == []
+    article = await create(db, admin(world), slug="kyc")
+    key = f"assistant.embed_article:{article.id}"
+    assert await _embedding_jobs(db) == [(article.id, f"{key}:v1", "queued")]
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        article = await uow.session.get_one(Article, article.id)
+        await do_update_article(uow, actor=admin(world), article=article, body="Passport.")
+        # Publishing the same version in the same transaction finds the queued job.
+        await do_publish(uow, actor=admin(world), article=article)
+        await uow.commit()
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        article = await uow.session.get_one(Article, article.id)
+        await do_unpublish(uow, actor=admin(world), article=article)  # nothing to embed
+        await do_update_article(uow, actor=admin(world), article=article, tags=["kyc"])
+        await uow.commit()
+    assert await _embedding_jobs(db) == [
+        (article.id, f"{key}:v1", "queued"),
+        (article.id, f"{key}:v2", "queued"),
+        (article.id, f"{key}:v3", "queued"),
+    ]
+
+
+async def test_an_import_queues_the_embedding_of_new_and_changed_articles_only(
+    db: Database, tmp_path: Path
+) -> None:
+    directory = tmp_path / "kb"
+    shutil.copytree(FIXTURES, directory)
+    await import_directory(db, directory)
+    async with db.sessionmaker() as session:
+        ids = sorted((await session.scalars(select(Article.id))).all())
+    assert [job[0] for job in await _embedding_jobs(db)] == ids
+    await import_directory(db, directory)  # nothing changed: no new job
+    assert len(await _embedding_jobs(db)) == len(ids)
+    first = sorted(directory.glob("*.md"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    await import_directory(db, directory)
+    assert len(await _embedding_jobs(db)) == len(ids) + 1
+
+
+async def test_after_an_edit_the_job_stores_vectors_of_the_new_text_and_the_assistant_uses_them(
+    db: Database, world: World, settings: Settings
+) -> None:
+    import numpy as np
+
+    from ledgerdesk.assistant.dense import default_embedder
+    from ledgerdesk.assistant.passages import split_passages
+    from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
+    from ledgerdesk.assistant.store import doc_of, stored_vectors
+    from ledgerdesk.assistant.tasks import VECTORS_STORED
+    from ledgerdesk.events.bus import Event
+    from ledgerdesk.jobs.models import DONE
+    from tests.jobs_support import harness, wait_for_job
+
+    bus = MemoryEventBus()
+    runtime = AssistantRuntime(settings)
+    bus.add_listener({KNOWLEDGE_TOPIC}, runtime.on_event)
+
+    async def vectors_now(article_id: int) -> tuple[Article, np.ndarray]:
+        async with db.sessionmaker() as session:
+            article = await session.get_one(Article, article_id)
+        vectors = stored_vectors(article, doc_of(article))
+        assert vectors is not None, "no current vectors are stored"
+        return article, vectors
+
+    def expected(article: Article) -> np.ndarray:
+        doc = doc_of(article)
+        texts = [passage.embedding_text(doc.title) for passage in split_passages(doc)]
+        return default_embedder().passages(texts)
+
+    async with harness(db, settings, bus, "sql", None) as jobs:
+        await jobs.start()
+        async with UnitOfWork(db.write_sessionmaker(), bus) as uow:
+            article = await do_create_article(
+                uow, actor=admin(world), slug="staking", locale="en", status="published",
+                title="Staking rewards", category="earn",
+                body="Rewards are paid every day at 00:00 UTC into your Earn wallet.",
+            )  # fmt: skip
+            await uow.commit()
+        article_id = article.id
+        [(job_id, _status)] = await _embedding_jobs_with_ids(db)
+        assert (await wait_for_job(db, job_id, (DONE,))).status == DONE
+        before, first_vectors = await vectors_now(article_id)
+        assert np.allclose(first_vectors, expected(before), atol=1e-5)
+        assistant = await runtime.assistant(db)
+        assert np.allclose(assistant.index.vectors_of(0), first_vectors)
+
+        async with UnitOfWork(db.write_sessionmaker(), bus) as uow:
+            article = await uow.session.get_one(Article, article_id)
+            await do_update_article(
+                uow, actor=admin(world), article=article, title="Savings interest",
+                body="Interest on flexible savings is credited every Monday.",
+            )  # fmt: skip
+            await uow.commit()
+        jobs_now = await _embedding_jobs_with_ids(db)
+        assert len(jobs_now) == 2
+        assert (await wait_for_job(db, jobs_now[-1][0], (DONE,))).status == DONE
+        after, new_vectors = await vectors_now(article_id)
+        assert after.embedded_version == after.version == 2
+        assert np.allclose(new_vectors, expected(after), atol=1e-5)
+        assert not np.allclose(new_vectors[0], first_vectors[0], atol=1e-3)
+    # The stored-vectors event made the index stale: the next question sees the new vectors.
+    assistant = await runtime.assistant(db)
+    assert assistant.index.docs[0].title == "Savings interest"
+    assert np.allclose(assistant.index.vectors_of(0), new_vectors)
+    question = "when is interest on flexible savings credited"
+    query = assistant.index.query(question)
+    assert query.vector is not None
+    (hit,) = assistant.index.search(query)
+    assert hit.dense == pytest.approx(float((new_vectors @ query.vector).max()), abs=1e-5)
+    assert hit.dense > float((first_vectors @ query.vector).max()) + 0.02
+    # Stored vectors alone (no edit) also make the index stale.
+    runtime.on_event(Event(VECTORS_STORED, (KNOWLEDGE_TOPIC,), {"article_id": article_id}))
+    assert await runtime.assistant(db) is not assistant
+    await runtime.close()
+
+
+async def _embedding_jobs_with_ids(db: Database) -> list[tuple[int, str]]:
+    from ledgerdesk.assistant.tasks import EMBED_ARTICLE
+    from ledgerdesk.jobs.models import Job
+
+    async with db.sessionmaker() as session:
+        rows = await session.execute(
+            select(Job.id, Job.status).where(Job.kind == EMBED_ARTICLE).order_by(Job.id)
+        )
+    return [(job_id, status) for job_id, status in rows]

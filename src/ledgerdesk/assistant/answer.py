@@ -4,10 +4,11 @@ The decision, in order:
 
 1. a human-needed question (hacked account, reversal, bereavement, legal threat,
    a request for a person) is handed off whatever retrieval found;
-2. nothing close enough (fused score below ``out_of_scope_below``): out of scope;
-3. a best match below ``min_confidence``: low confidence;
-4. the best two articles closer than ``min_margin``: ambiguous;
-5. otherwise the best article answers, in the customer's language when it exists
+2. a question about another platform's product (``scope.py``): out of scope;
+3. nothing close enough (fused score below ``out_of_scope_below``): out of scope;
+4. a best match below ``min_confidence``: low confidence;
+5. the best two articles closer than ``min_margin``: ambiguous;
+6. otherwise the best article answers, in the customer's language when it exists
    in it, else in the language it has, saying so.
 
 Even a hand-off carries the sources found, for the agent who takes over.
@@ -23,6 +24,7 @@ from ledgerdesk.assistant.handoff import HumanNeeded, needs_human
 from ledgerdesk.assistant.index import Hit, HybridIndex, Query
 from ledgerdesk.assistant.llm import Grounding, LLMProvider
 from ledgerdesk.assistant.passages import Doc, Passage
+from ledgerdesk.assistant.scope import other_platform
 from ledgerdesk.assistant.text import detect_locale
 from ledgerdesk.settings import Settings
 
@@ -37,7 +39,7 @@ OUT_OF_SCOPE = "out_of_scope"
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     # Defaults chosen on eval/assistant_validation.jsonl (docs/assistant.md).
-    min_confidence: float = 0.625
+    min_confidence: float = 0.6
     min_margin: float = 0.0
     out_of_scope_below: float = 0.0
 
@@ -103,6 +105,8 @@ def decide(hits: Sequence[Hit], question: str, thresholds: Thresholds) -> Decisi
     human = needs_human(question)
     if human is not None:
         return Decision(True, f"needs_human:{human.category}", human)
+    if other_platform(question) is not None:
+        return Decision(True, OUT_OF_SCOPE, None)
     confidence = hits[0].score if hits else 0.0
     if confidence < thresholds.out_of_scope_below:
         return Decision(True, OUT_OF_SCOPE, None)
@@ -273,6 +277,8 @@ def build_assistant(
         dense_ceiling=settings.assistant_dense_ceiling,
     )
     embedder = default_embedder() if settings.assistant_dense else None
+    if embedder is not None:
+        embedder.split_query_tokens = settings.assistant_split_query_tokens
     index = HybridIndex.build(docs, embedder, stored, fusion, embed_missing)
     return Assistant(index, Thresholds.from_settings(settings), llm)
 

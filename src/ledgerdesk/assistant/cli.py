@@ -158,15 +158,27 @@ def eval_assistant(
 @eval_group.command("assistant-thresholds")
 @_with_common
 @click.option("--min-handoff-recall", default=0.9, show_default=True, type=click.FloatRange(0, 1))
+@click.option(
+    "--max-false-handoff",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="refuse thresholds that hand off more of the answerable questions than this",
+)
 def eval_thresholds(
-    kb: Path, questions: Path, cache: Path, no_cache: bool, min_handoff_recall: float
+    kb: Path,
+    questions: Path,
+    cache: Path,
+    no_cache: bool,
+    min_handoff_recall: float,
+    max_false_handoff: float,
 ) -> None:
     """Choose fusion weights and hand-off thresholds on a VALIDATION set; print settings."""
     settings = _settings()
     asked = _questions(questions)
     assistant = _load_assistant(kb, settings, None if no_cache else cache)
     try:
-        choice = choose_thresholds(assistant, asked, min_handoff_recall)
+        choice = choose_thresholds(assistant, asked, min_handoff_recall, max_false_handoff)
     except ValueError as exc:
         click.echo(f"ledgerdesk: {exc}", err=True)
         sys.exit(1)

@@ -8,7 +8,8 @@ Threshold selection (:func:`choose_thresholds`) replays the retrieval of every
 validation question once, then searches a grid of fusion weights and thresholds:
 the fusion weight that ranks best (top-1, then top-3), then the thresholds with
 the most correct answers given minus wrong answers given, among those whose
-hand-off recall on null questions is at least ``min_handoff_recall``.
+hand-off recall on null questions is at least ``min_handoff_recall`` and whose
+false hand-off rate is at most ``max_false_handoff``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from ledgerdesk.assistant.answer import Assistant, Thresholds, decide
 from ledgerdesk.assistant.handoff import needs_human
 from ledgerdesk.assistant.index import FusionParams, Hit
+from ledgerdesk.assistant.scope import other_platform
 
 
 class QuestionFileError(ValueError):
@@ -152,6 +154,7 @@ class Replay:
     dense: np.ndarray[Any, np.dtype[np.float32]]
     has_dense: bool
     human: bool
+    other_platform: bool
 
 
 def replay_all(assistant: Assistant, questions: Sequence[Question]) -> list[Replay]:
@@ -170,6 +173,7 @@ def replay_all(assistant: Assistant, questions: Sequence[Question]) -> list[Repl
                 dense,
                 query.vector is not None,
                 needs_human(question.question) is not None,
+                other_platform(question.question) is not None,
             )
         )
     return replays
@@ -211,7 +215,10 @@ def _grid(start: float, stop: float, step: float) -> list[float]:
 
 
 def choose_thresholds(
-    assistant: Assistant, questions: Sequence[Question], min_handoff_recall: float = 0.9
+    assistant: Assistant,
+    questions: Sequence[Question],
+    min_handoff_recall: float = 0.9,
+    max_false_handoff: float = 1.0,
 ) -> Choice:
     replays = replay_all(assistant, questions)
     answerable = [r for r in replays if r.question.expected is not None]
@@ -247,12 +254,17 @@ def choose_thresholds(
                 recall = metrics["handoff_recall"]
                 if recall is not None and recall < min_handoff_recall:
                     continue
+                if (metrics["false_handoff_rate"] or 0.0) > max_false_handoff:
+                    continue
                 score = metrics["net_correct"] or 0.0
                 key = (score, -(metrics["false_handoff_rate"] or 0.0), -confidence, -margin)
                 if best is None or key > best[0]:
                     best = (key, Choice(fusion, thresholds, metrics))
     if best is None:
-        raise ValueError(f"no thresholds reach a hand-off recall of {min_handoff_recall}")
+        raise ValueError(
+            f"no thresholds reach a hand-off recall of {min_handoff_recall} "
+            f"with at most {max_false_handoff} false hand-offs"
+        )
     return best[1]
 
 
@@ -264,7 +276,7 @@ def _threshold_metrics(
 ) -> dict[str, float | None]:
     right = wrong = false_handoffs = handed_off_nulls = top1 = 0
     for replay, hits in ranked:
-        handoff = replay.human or decide(hits, "", thresholds).handoff
+        handoff = replay.human or replay.other_platform or decide(hits, "", thresholds).handoff
         expected = replay.question.expected
         if expected is None:
             handed_off_nulls += handoff

@@ -23,7 +23,7 @@ from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
 from ledgerdesk.assistant.answer import Assistant, AssistantAnswer, build_assistant
 from ledgerdesk.assistant.llm import LLMProvider, OpenAICompatibleLLM
 from ledgerdesk.assistant.store import load_published
-from ledgerdesk.assistant.tasks import embed_article
+from ledgerdesk.assistant.tasks import VECTORS_STORED, embed_article
 from ledgerdesk.assistant.text import warm_up
 from ledgerdesk.db.engine import Database
 from ledgerdesk.errors import RateLimited
@@ -47,8 +47,8 @@ class AssistantRuntime:
         self._embedding: asyncio.Task[None] | None = None
 
     def on_event(self, event: Event) -> None:
-        """Bus listener: any article change makes the index stale."""
-        if event.kind == ARTICLE_CHANGED:
+        """Bus listener: an article change, or its new vectors, make the index stale."""
+        if event.kind in (ARTICLE_CHANGED, VECTORS_STORED):
             self._stale = True
 
     async def assistant(self, db: Database) -> Assistant:

@@ -1,8 +1,9 @@
 """Jobs of the assistant: compute and store an article's passage vectors.
 
-Run when an article changes: the job ``assistant.embed_article`` calls
-:func:`embed_article`; the index then loads the stored vectors instead of
-embedding again when it is built.
+Run when an article changes: the knowledge actions enqueue the job
+``assistant.embed_article`` in the transaction that changes the article; it calls
+:func:`embed_article`, and once the vectors are stored an "assistant.vectors_stored"
+event tells the assistant to rebuild its index with them instead of embedding again.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from ledgerdesk.assistant.passages import split_passages
 from ledgerdesk.assistant.store import doc_of
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.events.bus import Event, EventBus
 from ledgerdesk.jobs.context import JobContext
 from ledgerdesk.jobs.registry import job_handler
 from ledgerdesk.knowledge.models import Article
 
 log = logging.getLogger(__name__)
+VECTORS_STORED = "assistant.vectors_stored"
+KNOWLEDGE_TOPIC = "knowledge"
 
 
-async def embed_article(db: Database, article_id: int, embedder: Embedder | None = None) -> bool:
+async def embed_article(
+    db: Database, article_id: int, embedder: Embedder | None = None, bus: EventBus | None = None
+) -> bool:
     """Store the article's vectors if its version changed; True when it wrote new ones.
 
     The embedding runs in a thread (it takes a while and must not hold up the
@@ -45,7 +51,7 @@ async def embed_article(db: Database, article_id: int, embedder: Embedder | None
         doc = doc_of(article)
     texts = [passage.embedding_text(doc.title) for passage in split_passages(doc)]
     vectors = await asyncio.to_thread(embedder.passages, texts)
-    async with db.writer() as session, UnitOfWork(session) as uow:
+    async with db.writer() as session, UnitOfWork(session, bus) as uow:
         result = await uow.session.execute(
             update(Article)
             .where(Article.id == article_id, Article.version == version)
@@ -55,8 +61,12 @@ async def embed_article(db: Database, article_id: int, embedder: Embedder | None
                 embedded_version=version,
             )
         )
+        stored = bool(getattr(result, "rowcount", 0))
+        if stored:
+            data = {"article_id": article_id, "slug": doc.slug, "locale": doc.locale}
+            uow.emit(Event(VECTORS_STORED, (KNOWLEDGE_TOPIC,), {**data, "version": version}))
         await uow.commit()
-    return bool(getattr(result, "rowcount", 0))
+    return stored
 
 
 EMBED_ARTICLE = "assistant.embed_article"
@@ -68,4 +78,4 @@ async def embed_article_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     article_id = payload.get("article_id")
     if not isinstance(article_id, int) or isinstance(article_id, bool):
         raise ValueError(f"payload needs an integer article_id, got {article_id!r}")
-    await embed_article(ctx.db, article_id)
+    await embed_article(ctx.db, article_id, bus=ctx.bus)

@@ -2,7 +2,10 @@
 
 Each action checks permission, validates, changes rows, writes the audit log and
 stages a "knowledge.article_changed" bus event, which the unit of work publishes
-only after the commit (the assistant re-embeds the article when it hears it).
+only after the commit. A new or changed article, and one being published, also
+gets an ``assistant.embed_article`` job in the same transaction: the job computes
+and stores the article's vectors (one job per article version, so a repeat is a
+no-op and an edit made while a job runs gets its own).
 ``actor=None`` is the system itself: the ``kb import`` command and the demo seed.
 """
 
@@ -16,11 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.assistant.tasks import EMBED_ARTICLE
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput
 from ledgerdesk.events.bus import Event
+from ledgerdesk.jobs.actions import do_enqueue_job
 from ledgerdesk.knowledge import fields
 from ledgerdesk.knowledge.files import ArticleFile, Bundle
 from ledgerdesk.knowledge.models import (
@@ -72,6 +77,16 @@ def _announce(uow: UnitOfWork, article: Article, change: str) -> None:
                 "status": article.status,
             },
         )
+    )
+
+
+async def _enqueue_embedding(uow: UnitOfWork, article: Article) -> None:
+    """Queue the job that stores this version's vectors (once per article version)."""
+    await do_enqueue_job(
+        uow,
+        EMBED_ARTICLE,
+        {"article_id": article.id},
+        dedup_key=f"{EMBED_ARTICLE}:{article.id}:v{article.version}",
     )
 
 
@@ -199,6 +214,7 @@ async def do_create_article(
     _snapshot(uow, article, actor)
     _audit(uow, actor, "kb.article_created", article, {"status": status})
     _announce(uow, article, "created")
+    await _enqueue_embedding(uow, article)
     return article
 
 
@@ -257,6 +273,9 @@ async def do_update_article(
         if status != article.status:
             _set_status(uow, actor, article, status)
             changed.append("status")
+    published = "status" in changed and article.status == PUBLISHED
+    if published or any(name in CONTENT_FIELDS for name in changed):
+        await _enqueue_embedding(uow, article)
     return changed
 
 
@@ -277,6 +296,7 @@ async def do_publish(uow: UnitOfWork, *, actor: Principal | None, article: Artic
     if article.status == PUBLISHED:
         return False
     _set_status(uow, actor, article, PUBLISHED)
+    await _enqueue_embedding(uow, article)
     return True
 
 
