@@ -286,6 +286,14 @@ async def test_breakdowns_split_the_volume_by_channel_language_and_agent(
         DRILL, params={**RANGE, "metric": "csat", "agent": bob["key"]}, headers=headers
     )
     assert mine.json()["total"] == 2
+    replies = await client.get(
+        DRILL, params={**RANGE, "metric": "replies", "agent": bob["key"]}, headers=headers
+    )
+    assert replies.json()["total"] == bob["figures"]["replies"]["value"] == 2
+    waits = await client.get(
+        DRILL, params={**RANGE, "metric": "next_response", "agent": bob["key"]}, headers=headers
+    )
+    assert waits.json()["total"] == bob["figures"]["next_response"]["count"] == 2
 
 
 async def test_csv_exports_hold_the_same_rows(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerdesk.accounts.models import Agent, Team
@@ -199,7 +200,7 @@ AGENT_METRICS = (
     "csat",
     "time_spent",
 )
-DRILL_METRICS = (*OVERVIEW_METRICS, "backlog")
+DRILL_METRICS = (*OVERVIEW_METRICS, "backlog", "replies", "time_spent")
 
 
 def figure(sums: dict[str, float], name: str) -> dict[str, Any]:
@@ -478,6 +479,8 @@ def parse_drill(
         raise InvalidInput(f"outcome applies to rates, and {metric} is not one")
     if metric == "backlog" and chosen:
         raise InvalidInput("the backlog takes no filters")
+    if metric == "time_spent" and "agent" not in chosen:
+        raise InvalidInput("time_spent is a per-agent figure; add agent=<id>")
     return Drill(metric, period, chosen, outcome)
 
 
@@ -583,7 +586,8 @@ async def drill_totals(session: AsyncSession, drill: Drill) -> dict[str, int]:
     _, one = _metric_conditions(drill)
     agent = drill.filters.get("agent")
     if agent is not None and drill.metric in ("next_response", "replies"):
-        a = AgentFacts
+        # An alias: the conditions already hold an EXISTS over analytics_agent_facts.
+        a = aliased(AgentFacts)
         column = a.response_n if drill.metric == "next_response" else a.replies
         row = (
             await session.execute(
