@@ -182,3 +182,22 @@ async def test_the_gaps_page_links_a_draft_to_its_editor_page(
     assert link, shown.text
     editor = await client.get(link.group(1))
     assert editor.status_code == 200 and "draft" in editor.text
+
+
+async def test_the_editor_is_in_chinese_for_a_chinese_speaking_agent(
+    client: httpx.AsyncClient, db: Database, world: World
+) -> None:
+    await article(db)
+    async with db.writer() as session, UnitOfWork(session) as uow:
+        from ledgerdesk.accounts.models import Agent
+
+        alice = await session.get(Agent, world.alice.agent.id)
+        assert alice is not None
+        alice.language = "zh_Hans"
+        await uow.commit()
+    await login(client, "alice@example.org")
+    page = await client.get("/kb/sui-staking/en")
+    assert page.status_code == 200
+    assert "版本历史" in page.text and "预览" in page.text and "帮助中心" in page.text
+    listed = await client.get("/kb")
+    assert "搜索标题" in listed.text
