@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.conversations.models import Conversation
 from ledgerdesk.conversations.queries import access_conversation
@@ -173,8 +174,9 @@ def _page(
 
 
 async def _load_for_page(
-    request: Request, state: AppState, token: str, lang: str | None, *, write_session: Any = None
+    state: AppState, token: str, *, write_session: AsyncSession | None = None
 ) -> tuple[Survey, Conversation]:
+    """The survey behind a link: read it, or lock it in ``write_session`` to answer."""
     _check_token_size(token)
     if write_session is not None:
         return await access_survey_by_token(
@@ -195,7 +197,7 @@ async def survey_page(
     """The form. ``?rating=N`` (a one-click link in an email) preselects, never stores:
     link scanners open every link in a mail."""
     try:
-        survey, conversation = await _load_for_page(request, state, token, lang)
+        survey, conversation = await _load_for_page(state, token)
     except LedgerdeskError as exc:
         _page_language(request, lang, None)
         return _page(request, token, status_code=exc.status_code, error=exc.message)
@@ -216,9 +218,7 @@ async def survey_answer(
     raw_rating = str(form.get("rating") or "")
     raw_comment = str(form.get("comment") or "")
     try:
-        survey, conversation = await _load_for_page(
-            request, state, token, lang, write_session=uow.session
-        )
+        survey, conversation = await _load_for_page(state, token, write_session=uow.session)
     except LedgerdeskError as exc:
         _page_language(request, lang, None)
         return _page(request, token, status_code=exc.status_code, error=exc.message)
