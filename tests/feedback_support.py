@@ -98,9 +98,7 @@ async def jobs_of(db: Database, conversation_id: int, status: str | None = None)
             select(Job).where(Job.kind.like("feedback.%")).order_by(Job.id)
         )
         jobs = [
-            job
-            for job in found.scalars()
-            if job.payload.get("conversation_id") == conversation_id
+            job for job in found.scalars() if job.payload.get("conversation_id") == conversation_id
         ]
     return [job for job in jobs if status is None or job.status == status]
 
