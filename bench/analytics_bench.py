@@ -365,10 +365,29 @@ async def _touch(db: Database, changed: int, at: datetime, seed: int = 11) -> No
         await session.commit()
 
 
-async def measure(db: Database, backend: str, counts: dict[str, int], args: Any) -> None:
-    started = time.perf_counter()
-    built = await do_rebuild_analytics(db)
-    build_seconds = time.perf_counter() - started
+async def _counts(db: Database) -> dict[str, int]:
+    """Row counts of a database generated earlier (``--postgres-database`` reused)."""
+    tables = {
+        "conversations": Conversation,
+        "messages": Message,
+        "conversation_events": ConversationEvent,
+        "conversation_sla": ConversationSla,
+        "surveys": Survey,
+    }
+    async with db.sessionmaker() as session:
+        return {
+            name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in tables.items()
+        }
+
+
+async def measure(
+    db: Database, backend: str, counts: dict[str, int], args: Any, *, build: bool = True
+) -> None:
+    if build:
+        started = time.perf_counter()
+        built = await do_rebuild_analytics(db)
+        build_seconds = time.perf_counter() - started
     async with db.sessionmaker() as session:
         rollups = int(await session.scalar(select(func.count()).select_from(Rollup)) or 0)
     today = datetime.now(UTC).date()
@@ -402,10 +421,13 @@ async def measure(db: Database, backend: str, counts: dict[str, int], args: Any)
         f"{counts['conversation_events']:,} events, {counts['conversation_sla']:,} SLA clocks, "
         f"{counts['surveys']:,} surveys"
     )
-    print(
-        f"  build (rebuild): {built.conversations:,} conversations in {build_seconds:.1f} s "
-        f"({built.conversations / build_seconds:,.0f}/s); {rollups:,} rollup rows"
-    )
+    if build:
+        print(
+            f"  build (rebuild): {built.conversations:,} conversations in {build_seconds:.1f} s "
+            f"({built.conversations / build_seconds:,.0f}/s); {rollups:,} rollup rows"
+        )
+    else:
+        print(f"  (aggregates built by an earlier run: {rollups:,} rollup rows)")
     print(
         f"  90-day dashboard ({period.first} to {period.last}, with the previous period): "
         f"median {statistics.median(seconds) * 1000:.0f} ms, min {min(seconds) * 1000:.0f} ms, "
@@ -442,16 +464,24 @@ async def run_sqlite(conversations: int, args: Any) -> None:
 
 
 async def run_postgres(conversations: int, args: Any) -> None:
-    name = f"ledgerdesk_analytics_bench_{uuid.uuid4().hex[:8]}"
+    """A throwaway database, or with ``--postgres-database`` one that is kept and reused:
+    the 1M build takes many minutes, so the dashboard can be re-timed on a quiet machine."""
+    name = args.postgres_database or f"ledgerdesk_analytics_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(args.postgres_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    exists = bool(await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    if not exists:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     base = args.postgres_dsn.rsplit("/", 1)[0]
     try:
         url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-        await asyncio.to_thread(run_migrations, url)
         db = Database(url)
         try:
+            if exists:
+                print(f"  (postgres: reusing database {name})")
+                await measure(db, "postgres", await _counts(db), args, build=False)
+                return
+            await asyncio.to_thread(run_migrations, url)
             await _base_rows(db)
             generator = Generator(conversations, _end(), args.messages_per)
             started = time.perf_counter()
@@ -461,9 +491,10 @@ async def run_postgres(conversations: int, args: Any) -> None:
         finally:
             await db.dispose()
     finally:
-        admin = await asyncpg.connect(args.postgres_dsn)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        if not args.postgres_database:
+            admin = await asyncpg.connect(args.postgres_dsn)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 def _end() -> datetime:
@@ -482,6 +513,11 @@ async def main() -> None:
     parser.add_argument("--changed", type=int, default=1000, help="conversations for the refresh")
     parser.add_argument("--runs", type=int, default=5, help="timed dashboard runs")
     parser.add_argument("--postgres-dsn", default=POSTGRES_ADMIN_DSN)
+    parser.add_argument(
+        "--postgres-database",
+        help="keep the generated database under this name; if it exists, reuse it "
+        "(skip generating and building, time the dashboard again); drop it yourself",
+    )
     args = parser.parse_args()
     print(describe())
     if args.backend in ("sqlite", "both"):
