@@ -2,5 +2,6 @@
 
 ``interface`` holds the types every network answers with; ``evm`` and ``esplora`` the two
 clients; ``service`` the configured networks for an install; ``deposit`` the pure "where
-is my deposit" verdict; ``api`` the agents' HTTP route.
+is my deposit" verdict; ``deposit_text`` its words for the console and the web chat
+assistant; ``api`` the agents' HTTP route.
 """

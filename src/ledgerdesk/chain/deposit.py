@@ -46,8 +46,9 @@ class DepositVerdict:
     amount_text: str | None = None
     # Where the transaction did send value, when not to the deposit address.
     sent_to: tuple[str, ...] = ()
-    # Other configured networks where the same hash exists.
+    # Other configured networks where the same hash exists (names, and labels for people).
     found_on: tuple[str, ...] = ()
+    found_on_labels: tuple[str, ...] = ()
     explorer_url: str | None = None
     customer_texts: Mapping[str, str] = field(default_factory=dict)
     agent_text: str = ""
@@ -165,6 +166,7 @@ def deposit_verdict(
             base,
             label=label,
             found_on=tuple(other.name for other in found_on),
+            found_on_labels=tuple(other.label for other in found_on),
             others=others,
             elsewhere=elsewhere,
         )
@@ -235,6 +237,7 @@ def _verdict(
     label: str,
     amount_text: str | None = None,
     found_on: tuple[str, ...] = (),
+    found_on_labels: tuple[str, ...] = (),
     sent_to: tuple[str, ...] = (),
     **extra: object,
 ) -> DepositVerdict:
@@ -253,6 +256,7 @@ def _verdict(
         amount_text=amount_text,
         sent_to=sent_to,
         found_on=found_on,
+        found_on_labels=found_on_labels,
         customer_texts={lang: _customer_text(status, lang, words) for lang in LANGUAGES},
         agent_text=_AGENT[status].format(**words),
     )

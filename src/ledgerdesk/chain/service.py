@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from ledgerdesk.chain.deposit import NATIVE, DepositVerdict, deposit_verdict, unavailable_verdict
+from ledgerdesk.chain.deposit_text import tx_verdict
 from ledgerdesk.chain.interface import (
     ChainClient,
     ChainUnavailable,
@@ -26,6 +27,11 @@ from ledgerdesk.errors import InvalidInput
 from ledgerdesk.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def hash_fits_kind(tx_hash: str, network: ChainNetwork) -> bool:
+    """Whether the hash is written the way its network writes them (``0x`` on EVM)."""
+    return tx_hash.strip().lower().startswith("0x") == (network.kind == "evm")
 
 
 def client_for(network: ChainNetwork) -> ChainClient:
@@ -132,3 +138,53 @@ class ChainClients:
         return deposit_verdict(
             info, client.network, expected_address, expected_token, found_on=found_on
         )
+
+    def networks_for_hash(self, tx_hash: str) -> tuple[ChainNetwork, ...]:
+        """The configured networks that accept this hash, in configuration order, those of
+        the hash's own look first: ``0x…`` is an EVM hash, 64 bare hex a Bitcoin txid
+        (which an EVM node also accepts, as it ignores a missing ``0x``)."""
+        fitting = []
+        for name, network in self._networks.items():
+            try:
+                self.get(name).normalise_tx_hash(tx_hash)
+            except InvalidTxHash:
+                continue
+            fitting.append(network)
+        return tuple(sorted(fitting, key=lambda network: not hash_fits_kind(tx_hash, network)))
+
+    async def check_transaction(
+        self, tx_hash: str, *, network: str | None = None, address: str | None = None
+    ) -> DepositVerdict:
+        """Where is my deposit, from a hash alone or with the deposit address.
+
+        ``network`` defaults to the first configured network the hash fits: the one the
+        install lists first is its main one. With ``address`` the verdict is
+        ``check_deposit``'s; an address that does not fit the network is left out
+        rather than refused (it came from the customer's text). A hash on no configured
+        network's form raises InvalidTxHash; no networks at all, UnknownNetwork. An
+        unreachable node gives the ``unavailable`` verdict, never an exception.
+        """
+        if network is None:
+            fitting = self.networks_for_hash(tx_hash)
+            if not fitting:
+                if not self._networks:
+                    raise UnknownNetwork("no chain network is configured")
+                raise InvalidTxHash("this hash fits none of the configured networks")
+            network = fitting[0].name
+        client = self.get(network)
+        if address is not None:
+            try:
+                client.normalise_address(address)
+            except InvalidAddress:
+                address = None
+        if address is not None:
+            return await self.check_deposit(network, tx_hash, address)
+        tx_hash = client.normalise_tx_hash(tx_hash)
+        try:
+            info = await client.lookup_transaction(tx_hash)
+        except ChainUnavailable as exc:
+            return unavailable_verdict(client.network, tx_hash, exc.message)
+        found_on: tuple[ChainNetwork, ...] = ()
+        if not info.found:
+            found_on = await self.found_elsewhere(tx_hash, besides=network)
+        return tx_verdict(info, client.network, found_on=found_on)

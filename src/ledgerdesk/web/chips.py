@@ -8,14 +8,17 @@ htmx after the page, so a slow node never slows the conversation down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import HTMLResponse
 
 from ledgerdesk.chain.api import chain_clients
-from ledgerdesk.chain.interface import ChainUnavailable, TxInfo, TxStatus
+from ledgerdesk.chain.deposit_text import agent_line, customer_sentence, text_language
+from ledgerdesk.chain.interface import ChainUnavailable, TxInfo, TxStatus, UnknownNetwork
+from ledgerdesk.conversations.queries import access_conversation
 from ledgerdesk.errors import LedgerdeskError
 from ledgerdesk.safety.addresses import find_addresses, wrong_network_hints
 from ledgerdesk.web import i18n
@@ -35,6 +38,9 @@ class Chip:
     valid: bool
     explorer: str | None
     wrong_network: str | None = None  # the hint's reason, when the text names another network
+    # On a transaction hash: the deposit address the same message quotes, when it quotes
+    # exactly one valid address of the hash's family (an 0x address for an 0x hash).
+    deposit_address: str | None = None
 
     @property
     def short(self) -> str:
@@ -64,7 +70,23 @@ def message_chips(text: str | None) -> list[Chip]:
                 wrong_network=hints.get((finding.start, finding.end)),
             )
         )
-    return chips
+    return [_with_deposit_address(chip, chips) for chip in chips]
+
+
+def _with_deposit_address(chip: Chip, chips: list[Chip]) -> Chip:
+    if chip.kind != "tx_hash":
+        return chip
+    evm = chip.evm_tx
+    addresses = {
+        other.value
+        for other in chips
+        if other.kind == "address"
+        and other.valid
+        and (other.value.lower().startswith("0x") if evm else "bitcoin" in other.networks)
+    }
+    if len(addresses) != 1:
+        return chip
+    return replace(chip, deposit_address=addresses.pop())
 
 
 def _status_text(tx: TxInfo) -> tuple[str, str]:
@@ -73,13 +95,18 @@ def _status_text(tx: TxInfo) -> tuple[str, str]:
         return "pending", i18n.gettext("pending on %(network)s") % {"network": tx.network}
     if tx.status is TxStatus.REVERTED:
         return "failed", i18n.gettext("failed (reverted) on %(network)s") % {"network": tx.network}
+    if tx.confirmations >= tx.required_confirmations:
+        # Past the requirement the count only grows: "22 of 12" reads like an error.
+        words = i18n.gettext("%(network)s: %(needed)d+ confirmations") % {
+            "network": tx.network,
+            "needed": tx.required_confirmations,
+        }
+        return "ok", i18n.gettext("succeeded") + " · " + words
     words = i18n.gettext("%(network)s: %(n)d of %(needed)d confirmations") % {
         "network": tx.network,
         "n": tx.confirmations,
         "needed": tx.required_confirmations,
     }
-    if tx.confirmations >= tx.required_confirmations:
-        return "ok", i18n.gettext("succeeded") + " · " + words
     return "pending", i18n.gettext("confirming") + " · " + words
 
 
@@ -93,6 +120,8 @@ async def tx_chip(
     clients = chain_clients(request.app)
     evm = [name for name, network in clients.networks.items() if network.kind == "evm"]
     css, words = "unknown", i18n.gettext("not found on the configured networks")
+    if not evm:
+        css, words = "unconfigured", i18n.gettext("network not configured")
     explorer: str | None = None
     for name in evm:
         try:
@@ -111,3 +140,52 @@ async def tx_chip(
         "fragments/tx_chip.html",
         {"css": css, "words": words, "explorer": explorer, "user": user},
     )
+
+
+@router.get("/chain/deposit-check/{tx_hash}")
+async def deposit_check(
+    request: Request,
+    tx_hash: Annotated[str, Path(min_length=3, max_length=100)],
+    user: User,
+    conversation_id: Annotated[int, Query(ge=1, le=2**62)],
+    address: Annotated[str | None, Query(min_length=1, max_length=120)] = None,
+    network: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+) -> HTMLResponse:
+    """The "Check deposit" panel of a hash chip: the verdict in the agent's language and
+    the sentence for the customer in the conversation's language, ready to insert."""
+    db = request.app.state.ledgerdesk.db
+    async with db.sessionmaker() as session:
+        conversation = await access_conversation(session, user.principal, conversation_id)
+    clients = chain_clients(request.app)
+    context: dict[str, Any] = {
+        "user": user,
+        "conversation": conversation,
+        "tx_hash": tx_hash,
+        "address": address,
+        "verdict": None,
+        "problem": None,
+        "other_networks": [],
+        "can_write": user.agent.can_reply and conversation.status != "closed",
+        "key": hashlib.sha256(f"{tx_hash}|{address}|{network}".encode()).hexdigest()[:12],
+    }
+    if not clients.networks:
+        context["problem"] = i18n.gettext("network not configured")
+        return render(request, "fragments/deposit_check.html", context)
+    try:
+        verdict = await clients.check_transaction(tx_hash, network=network, address=address)
+    except UnknownNetwork:
+        context["problem"] = i18n.gettext("network not configured")
+    except LedgerdeskError as exc:
+        context["problem"] = i18n.gettext("This hash cannot be checked: %(reason)s") % {
+            "reason": exc.message
+        }
+    else:
+        language = i18n.current_language()
+        context["verdict"] = verdict
+        context["agent_line"] = agent_line(verdict, language)
+        context["customer_language"] = text_language(conversation.language)
+        context["sentence"] = customer_sentence(verdict, conversation.language)
+        context["other_networks"] = [
+            other for other in clients.networks_for_hash(tx_hash) if other.name != verdict.network
+        ]
+    return render(request, "fragments/deposit_check.html", context)

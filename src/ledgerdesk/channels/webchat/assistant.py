@@ -13,10 +13,18 @@ real-time stream. The visitor answers with "this helped" or "talk to a person"
 The conversation's ``assistant_state``: None (never spoke), ``active``,
 ``handed_off`` (a person takes over: the assistant stays silent for good) or
 ``resolved`` (the visitor said it helped; a new question wakes it again).
+
+A message that quotes a transaction hash and asks where a deposit or withdrawal is
+(:func:`ledgerdesk.chain.deposit_text.deposit_question`) is answered from the chain
+instead of the help center (:func:`chain_answer`): credited, waiting for N more
+confirmations, failed, not found on the network (or found on another one), in the
+same words as the console's "Insert into reply". No network configured, a node that
+cannot answer or any other chain trouble: the normal answer, never an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -32,6 +40,9 @@ from ledgerdesk.assistant.answer import AssistantAnswer
 from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.assistant.text import detect_locale
 from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.chain.deposit import DepositStatus, DepositVerdict
+from ledgerdesk.chain.deposit_text import customer_sentence, deposit_question
+from ledgerdesk.chain.service import ChainClients, hash_fits_kind
 from ledgerdesk.channels.webchat.models import AssistantTurn
 from ledgerdesk.channels.webchat.texts import ASSISTANT_HANDOFF, choose_language
 from ledgerdesk.conversations.actions import do_add_message, do_update_conversation
@@ -44,6 +55,7 @@ from ledgerdesk.events.bus import EventBus
 from ledgerdesk.jobs import Job, do_enqueue_job
 from ledgerdesk.realtime import outbox
 from ledgerdesk.realtime.payloads import conversation_payload
+from ledgerdesk.safety.addresses import find_addresses
 from ledgerdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -184,6 +196,97 @@ def runtime_for(settings: Settings, bus: EventBus | None) -> AssistantRuntime:
     return _registered
 
 
+# Deposit questions answered from the chain --------------------------------------------
+
+# Verdicts a person must follow up: the assistant says what it found and hands over.
+_CHAIN_HANDOFF = (
+    DepositStatus.WRONG_ADDRESS,
+    DepositStatus.WRONG_ASSET,
+    DepositStatus.NEEDS_REVIEW,
+)
+# The whole chain check's limit, on top of each network's own timeout.
+CHAIN_CHECK_SECONDS = 20.0
+
+_chains: ChainClients | None = None
+
+
+def _chain_clients(settings: Settings) -> ChainClients:
+    """One ChainClients per process for the configured networks (they cache token data)."""
+    global _chains
+    if _chains is None or tuple(_chains.networks.values()) != tuple(settings.chain_networks):
+        _chains = ChainClients.from_settings(settings)
+    return _chains
+
+
+def deposit_hash_and_address(text: str) -> tuple[str, str | None] | None:
+    """The first transaction hash a deposit question quotes, and the deposit address when
+    the message quotes exactly one valid address of the hash's family; None when the
+    message has no hash or is not about a deposit or withdrawal."""
+    if not deposit_question(text):
+        return None
+    found = find_addresses(text)
+    hashes = [f.value for f in found if f.kind == "tx_hash" and f.value]
+    if not hashes:
+        return None
+    tx_hash = hashes[0]
+    evm = tx_hash.lower().startswith("0x")
+    addresses = {
+        f.value
+        for f in found
+        if f.kind == "address"
+        and f.value
+        and f.valid is not False
+        and (f.value.lower().startswith("0x") if evm else "bitcoin" in f.network)
+    }
+    return tx_hash, (addresses.pop() if len(addresses) == 1 else None)
+
+
+def chain_handoff(verdict: DepositVerdict) -> bool:
+    """Whether a person has to follow the verdict up (a wrong network, address or asset)."""
+    if verdict.status is DepositStatus.NOT_FOUND:
+        return bool(verdict.found_on)
+    return verdict.status in _CHAIN_HANDOFF
+
+
+async def chain_answer(settings: Settings, text: str, locale: str) -> AssistantAnswer | None:
+    """The live chain verdict as the assistant's answer, or None for the normal answer.
+
+    None when the message is no deposit question with a hash, when no network is
+    configured or fits the hash, and when the chain cannot be asked (never raises).
+    """
+    if not settings.chain_networks:
+        return None
+    asked = deposit_hash_and_address(text)
+    if asked is None:
+        return None
+    tx_hash, address = asked
+    try:
+        clients = _chain_clients(settings)
+        # Only a network of the hash's own kind: a bare txid may be Tron's or Bitcoin's,
+        # and "not found on Ethereum" would tell the customer nothing.
+        fitting = [n for n in clients.networks_for_hash(tx_hash) if hash_fits_kind(tx_hash, n)]
+        if not fitting:
+            return None
+        verdict = await asyncio.wait_for(
+            clients.check_transaction(tx_hash, network=fitting[0].name, address=address),
+            CHAIN_CHECK_SECONDS,
+        )
+    except Exception as exc:  # the assistant answers anyway; a person can look later
+        log.info("chain check skipped for a web chat question: %s", type(exc).__name__)
+        return None
+    if verdict.status is DepositStatus.UNAVAILABLE:
+        return None
+    language = choose_language(locale)
+    return AssistantAnswer(
+        answer=customer_sentence(verdict, language),
+        sources=[],
+        confidence=1.0,
+        handoff=chain_handoff(verdict),
+        reason=f"chain:{verdict.status}",
+        locale=language,
+    )
+
+
 # Actions ----------------------------------------------------------------------------
 
 
@@ -293,8 +396,10 @@ async def reply_to_message(
         return None
     answer: AssistantAnswer | None = None
     if question.own_reason is None:
-        # Outside any transaction: retrieval takes milliseconds, an LLM seconds.
-        answer = await runtime.answer(db, question.text, question.locale)
+        # Outside any transaction: a chain look-up or an LLM takes seconds.
+        answer = await chain_answer(runtime.settings, question.text, question.locale)
+        if answer is None:
+            answer = await runtime.answer(db, question.text, question.locale)
     async with db.writer() as session, UnitOfWork(session, bus) as uow:
         message = await uow.session.get(Message, message_id)
         if message is None:
