@@ -55,7 +55,7 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.demo_data.conversations import CONVERSATIONS, Script, Step
-from ledgerdesk.demo_data.handoffs import seed_demo_handoffs
+from ledgerdesk.demo_data.handoffs import HANDOFFS, HandedOff, play_handoff
 from ledgerdesk.feedback.demo import seed_feedback_demo
 from ledgerdesk.knowledge.actions import do_import_bundle
 from ledgerdesk.knowledge.files import read_directory
@@ -480,8 +480,6 @@ async def seed_demo(settings: Settings, credentials_file: Path, *, only_if_empty
             # Feedback (feedback/demo.py): survey answers, so the dashboard shows CSAT.
             await seed_feedback_demo(uow, started=started)
             articles = await _import_help_center(uow)
-            # Assistant hand-offs (demo_data/handoffs.py): questions the help center lacks.
-            await seed_demo_handoffs(uow, inbox_id=cast.inboxes["webchat"].id, now=started)
             # SLA (sla/demo.py): support hours, a VIP promise, clocks on open conversations.
             await seed_sla_demo(uow, vip_team_id=cast.teams["vip"].id)
             # Automation (automation/demo.py): macros, rules, round-robin routing.
@@ -616,7 +614,12 @@ async def _enable_webchat(uow: UnitOfWork, cast: _Cast, settings: Settings) -> N
 async def _create_conversations(
     uow: UnitOfWork, cast: _Cast, rng: random.Random, started: datetime
 ) -> int:
-    timed: list[tuple[datetime, int, Script]] = []
+    timed: list[tuple[datetime, int, Script | HandedOff]] = []
+    # Assistant hand-offs (demo_data/handoffs.py): web chat questions the help center
+    # lacks, on the same timeline so conversation numbers still grow with time.
+    for index, handoff in enumerate(HANDOFFS):
+        at = started - timedelta(hours=handoff.age_hours)
+        timed.append((at, len(CONVERSATIONS) + index, handoff))
     for index, script in enumerate(CONVERSATIONS):
         steps = script.get("steps", ())
         duration = timedelta(minutes=sum(step["after"] for step in steps))
@@ -627,8 +630,13 @@ async def _create_conversations(
         timed.append((started - age, index, script))
     # Oldest first, so conversation numbers grow with time as they would in real life.
     timed.sort(key=lambda item: (item[0], item[1]))
-    for at, _index, script in timed:
-        await _play(uow, cast, script, at, started)
+    for at, index, entry in timed:
+        if isinstance(entry, HandedOff):
+            webchat = cast.inboxes["webchat"].id
+            index -= len(CONVERSATIONS)
+            await play_handoff(uow, entry, index=index, inbox_id=webchat, at=at)
+        else:
+            await _play(uow, cast, entry, at, started)
     return len(timed)
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ledgerdesk.assistant.answer import AMBIGUOUS, LOW_CONFIDENCE, OUT_OF_SCOPE
 from ledgerdesk.channels.webchat.models import AssistantTurn
 from ledgerdesk.conversations.actions import do_create_conversation
-from ledgerdesk.conversations.models import Conversation, Message
+from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
 from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
@@ -82,6 +82,53 @@ async def _visitor(uow: UnitOfWork, index: int, locale: str) -> Customer:
     return customer
 
 
+async def play_handoff(
+    uow: UnitOfWork, item: HandedOff, *, index: int, inbox_id: int | None, at: datetime
+) -> bool:
+    """One visitor's question at ``at``, handed off by the assistant a few seconds later;
+    False when it was seeded before (nothing is added then)."""
+    customer = await _visitor(uow, index, item.locale)
+    conversation, created = await do_create_conversation(
+        uow,
+        actor=None,
+        customer=customer,
+        body=item.question,
+        channel="webchat",
+        inbox_id=inbox_id,
+        language=item.locale,
+        channel_message_id=f"demo-handoff-{item.key}",
+    )
+    message = await _first_message(uow, conversation)
+    if not created or message is None:
+        return False
+    # The actions stamp the real time; the demo's questions were asked earlier.
+    customer.created_at = min(customer.created_at, at)
+    conversation.created_at = conversation.updated_at = at
+    conversation.last_message_at = at
+    message.created_at = at
+    await uow.session.flush()
+    await uow.session.execute(
+        update(ConversationEvent)
+        .where(ConversationEvent.conversation_id == conversation.id)
+        .values(created_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    uow.session.add(
+        AssistantTurn(
+            conversation_id=conversation.id,
+            question_message_id=message.id,
+            sources=[],
+            confidence=0.21 if item.reason == LOW_CONFIDENCE else 0.0,
+            handoff=True,
+            reason=item.reason,
+            locale=item.locale,
+            created_at=at + timedelta(seconds=4),
+        )
+    )
+    await uow.session.flush()
+    return True
+
+
 async def seed_demo_handoffs(
     uow: UnitOfWork,
     *,
@@ -89,42 +136,13 @@ async def seed_demo_handoffs(
     now: datetime,
     handoffs: tuple[HandedOff, ...] = HANDOFFS,
 ) -> int:
-    """Web chat conversations each with an assistant turn handed off; returns how many
-    were new (0 on a second run). Nothing is committed here."""
+    """Every hand-off, oldest first; returns how many were new (0 on a second run).
+    Nothing is committed here."""
     made = 0
-    for index, item in enumerate(handoffs):
-        customer = await _visitor(uow, index, item.locale)
-        conversation, created = await do_create_conversation(
-            uow,
-            actor=None,
-            customer=customer,
-            body=item.question,
-            channel="webchat",
-            inbox_id=inbox_id,
-            language=item.locale,
-            channel_message_id=f"demo-handoff-{item.key}",
-        )
-        message = await _first_message(uow, conversation)
-        if not created or message is None:
-            continue
+    ordered = sorted(enumerate(handoffs), key=lambda pair: -pair[1].age_hours)
+    for index, item in ordered:
         at = now - timedelta(hours=item.age_hours)
-        conversation.created_at = at
-        conversation.updated_at = at
-        message.created_at = at
-        uow.session.add(
-            AssistantTurn(
-                conversation_id=conversation.id,
-                question_message_id=message.id,
-                sources=[],
-                confidence=0.21 if item.reason == LOW_CONFIDENCE else 0.0,
-                handoff=True,
-                reason=item.reason,
-                locale=item.locale,
-                created_at=at + timedelta(seconds=4),
-            )
-        )
-        made += 1
-    await uow.session.flush()
+        made += await play_handoff(uow, item, index=index, inbox_id=inbox_id, at=at)
     return made
 
 
