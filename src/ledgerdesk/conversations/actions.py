@@ -337,6 +337,8 @@ async def do_create_conversation(
         safety_flags=guarded.kinds or None,
     )
 
+    author = _author_of(actor, customer)
+
     async def insert() -> None:
         uow.session.add(conversation)
         await uow.session.flush()
@@ -344,6 +346,21 @@ async def do_create_conversation(
         uow.session.add(message)
         uow.session.add_all(
             ConversationTag(conversation_id=conversation.id, tag=tag) for tag in clean_tags
+        )
+        # The history's first row goes in the same flush as the message and the tags.
+        _record(
+            uow,
+            conversation,
+            author,
+            "created",
+            {
+                "status": conversation.status,
+                "priority": priority,
+                "channel": channel,
+                "team_id": team_id,
+                "assignee_id": assignee_id,
+                "tags": clean_tags,
+            },
         )
         await uow.session.flush()
 
@@ -359,21 +376,6 @@ async def do_create_conversation(
             if existing is None:
                 raise
             return await _replayed_conversation(uow, existing, customer), False
-    author = _author_of(actor, customer)
-    _record(
-        uow,
-        conversation,
-        author,
-        "created",
-        {
-            "status": conversation.status,
-            "priority": priority,
-            "channel": channel,
-            "team_id": team_id,
-            "assignee_id": assignee_id,
-            "tags": clean_tags,
-        },
-    )
     await do_sla_on_created(uow, conversation)
     first = {"message": message_payload(message)}
     _announce(uow, conversation, "conversation.created", first, first)
@@ -462,8 +464,7 @@ async def do_add_message(
             _check_replayed_message(existing, conversation, internal)
             return existing, False
     else:
-        uow.session.add(message)
-        await uow.session.flush()
+        uow.session.add(message)  # flushed below, with the conversation's changes
     conversation.message_count += 1
     conversation.updated_at = now
     if not internal:
@@ -481,6 +482,8 @@ async def do_add_message(
             )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
+    # One flush: the message, the conversation's counters and status, its history row.
+    await uow.session.flush()
     await do_sla_on_message(uow, conversation, message)
     # Safety (safety/actions.py, safety/queries.py): sign a platform-written public reply;
     # the customer's copy shows their anti-phishing code.

@@ -95,10 +95,13 @@ async def create_conversation(
     if not created:
         # A resend is answered only to someone who may see what the first one opened.
         await access_conversation(uow.session, actor, conversation.id)
+    # The clocks are read inside the transaction: after the commit the same read would
+    # open a second transaction (on SQLite a second BEGIN IMMEDIATE) just for them.
+    clocks = await sla_for(uow.session, actor, conversation.id)
     await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
-    return ConversationOut.of(conversation, await sla_for(uow.session, actor, conversation.id))
+    return ConversationOut.of(conversation, clocks)
 
 
 @router.get("", response_model=ConversationPage)
@@ -172,8 +175,9 @@ async def update_conversation(
         remove_tags=payload.remove_tags,
         custom_fields=payload.custom_fields,
     )
+    clocks = await sla_for(uow.session, actor, conversation.id)  # before the commit, as above
     await uow.commit()
-    return ConversationOut.of(conversation, await sla_for(uow.session, actor, conversation.id))
+    return ConversationOut.of(conversation, clocks)
 
 
 @router.post(

@@ -9,15 +9,17 @@ SQLite writers are already serialised. After the commit one bus notification
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, insert, text
 
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime.models import StreamEvent
 
 STAGE_KEY = "realtime.stream"
+STREAM = cast(Table, StreamEvent.__table__)
 ADVISORY_LOCK_KEY = 0x6C647374  # "ldst"
 AGENTS_TOPIC = "stream:agents"
 
@@ -38,20 +40,20 @@ def append(
 ) -> None:
     """Stage a stream entry: ``data`` for agents, ``customer_data`` for the customer."""
     uow.staged(STAGE_KEY).append(
-        StreamEvent(
-            kind=kind,
-            conversation_id=conversation_id,
-            customer_id=customer_id,
-            team_id=team_id,
-            data=data,
-            customer_data=customer_data,
-        )
+        {
+            "kind": kind,
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "team_id": team_id,
+            "data": data,
+            "customer_data": customer_data,
+        }
     )
     uow.before_commit(STAGE_KEY, _write_staged)
 
 
 async def _write_staged(uow: UnitOfWork) -> None:
-    rows: list[StreamEvent] = list(uow.staged(STAGE_KEY))
+    rows: list[dict[str, Any]] = list(uow.staged(STAGE_KEY))
     if not rows:
         return
     session = uow.session
@@ -59,12 +61,18 @@ async def _write_staged(uow: UnitOfWork) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
         )
-    session.add_all(rows)
-    await session.flush()
+    # One Core INSERT (no ORM objects: nobody reads these rows back in this transaction),
+    # which costs a fraction of a flush.
+    now = datetime.now(UTC)
+    inserted = await session.execute(
+        insert(STREAM).returning(STREAM.c.id, sort_by_parameter_order=True),
+        [{**row, "created_at": now} for row in rows],
+    )
+    last_id = max(inserted.scalars().all())
     topics = {AGENTS_TOPIC}
     topics.update(
-        customer_topic(row.customer_id)
+        customer_topic(row["customer_id"])
         for row in rows
-        if row.customer_id is not None and row.customer_data is not None
+        if row["customer_id"] is not None and row["customer_data"] is not None
     )
-    uow.emit(Event("stream.appended", tuple(sorted(topics)), {"last_id": rows[-1].id}))
+    uow.emit(Event("stream.appended", tuple(sorted(topics)), {"last_id": last_id}))

@@ -67,14 +67,26 @@ async def load_browser_session(
     return agent_session, agent
 
 
+def _bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
+        raise NotAuthenticated("use 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def cached_principal(request: Request, state: AppState) -> Principal | None:
+    """The principal of a recently seen API token, without touching the database."""
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return None
+    return state.principals.get(token_digest(_bearer_token(authorization)), client_ip(request))
+
+
 async def resolve_principal(request: Request, session: AsyncSession, state: AppState) -> Principal:
     authorization = request.headers.get("authorization")
     ip = client_ip(request)
     if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
-            raise NotAuthenticated("use 'Authorization: Bearer <token>'")
-        token = token.strip()
+        token = _bearer_token(authorization)
         digest = token_digest(token)
         cached = state.principals.get(digest, ip)
         if cached is not None:
@@ -119,6 +131,10 @@ def _touch_token(state: AppState, principal: Principal) -> None:
 
 
 async def get_principal(request: Request, state: State) -> Principal:
+    # Most API calls come from a token seen a moment ago: no session at all for those.
+    cached = cached_principal(request, state)
+    if cached is not None:
+        return cached
     # A short session of its own: the route's session (often a writer) opens later.
     async with state.db.sessionmaker() as session:
         return await resolve_principal(request, session, state)
