@@ -8,7 +8,9 @@ clients (aiohttp, keep-alive) run three phases:
 3. once 10,000 conversations exist, list the first page of open ones
    (GET /api/v1/conversations?status=open).
 
-It prints requests/s and p50/p99 latency per operation and the machine.
+It prints requests/s, p50/p99 latency and the server's CPU time per request (all its
+processes, from /proc: steadier than requests/s on a shared machine) per operation,
+and the machine.
 
     python bench/api_bench.py                      # SQLite and PostgreSQL
     python bench/api_bench.py --database sqlite --requests 5000
@@ -53,6 +55,27 @@ POSTGRES_ADMIN_DSN = os.environ.get(
 LIST_TARGET = 10_000
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc.
+
+    On a machine shared with others (and with this load generator), requests/s move
+    with the neighbours; the server's CPU time per request hardly does. NaN off Linux.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, pending, seen = 0.0, [pid], 0
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            seen += 1
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue  # gone in the meantime, or no /proc
+    return total if seen else float("nan")
+
+
 @dataclass
 class PhaseResult:
     name: str
@@ -60,6 +83,7 @@ class PhaseResult:
     seconds: float
     latencies_ms: list[float]
     errors: int
+    server_cpu_seconds: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -74,6 +98,7 @@ class PhaseResult:
             f"  {self.name:<28} {self.rate:8.1f} req/s   p50 {self.percentile(0.50):6.1f} ms"
             f"   p99 {self.percentile(0.99):6.1f} ms"
             f"   mean {statistics.fmean(self.latencies_ms):6.1f} ms   errors {self.errors}"
+            f"   server CPU {1e6 * self.server_cpu_seconds / self.requests:6.0f} µs/req"
         )
 
 
@@ -152,6 +177,7 @@ async def run_phase(
     request: Callable[[aiohttp.ClientSession, int], Awaitable[int]],
     base_url: str,
     token: str,
+    server_pid: int | None = None,
 ) -> PhaseResult:
     latencies: list[float] = []
     errors = 0
@@ -170,10 +196,12 @@ async def run_phase(
                 if status >= 400:
                     errors += 1
 
+        cpu_before = server_cpu_seconds(server_pid) if server_pid else float("nan")
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return PhaseResult(name, total, elapsed, latencies, errors)
+        cpu = (server_cpu_seconds(server_pid) if server_pid else float("nan")) - cpu_before
+    return PhaseResult(name, total, elapsed, latencies, errors, cpu)
 
 
 async def bench_database(
@@ -236,12 +264,15 @@ async def bench_database(
                 await response.read()
                 return response.status
 
+        pid = server.pid
         await run_phase("warm-up", 200, args.clients, create, base_url, token)
         results = [
             await run_phase(
-                "create conversation", args.requests, args.clients, create, base_url, token
+                "create conversation", args.requests, args.clients, create, base_url, token, pid
             ),
-            await run_phase("post message", args.requests, args.clients, reply, base_url, token),
+            await run_phase(
+                "post message", args.requests, args.clients, reply, base_url, token, pid
+            ),
         ]
         await fill_conversations(url, customer_id, LIST_TARGET)
         results.append(
@@ -252,6 +283,7 @@ async def bench_database(
                 list_open,
                 base_url,
                 token,
+                pid,
             )
         )
         for result in results:
