@@ -10,7 +10,7 @@ from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.automation.models import AutomationRule, WebhookSubscription
-from ledgerdesk.automation.queries import forget_rules
+from ledgerdesk.automation.queries import AUTOMATION_CHANGED, forget_rules
 from ledgerdesk.automation.schemas import (
     AssignAgent,
     AssignTeam,
@@ -79,6 +79,7 @@ async def do_save_rule(
     rule.updated_at = now
     await uow.session.flush()
     forget_rules()
+    uow.emit(AUTOMATION_CHANGED)
     do_record_audit(
         uow,
         agent_id=actor.agent_id if actor else None,
@@ -98,6 +99,7 @@ async def do_set_rule_enabled(
         rule.is_enabled = enabled
         rule.updated_at = datetime.now(UTC)
         forget_rules()
+        uow.emit(AUTOMATION_CHANGED)
         do_record_audit(
             uow,
             agent_id=actor.agent_id,
@@ -121,3 +123,4 @@ async def do_delete_rule(uow: UnitOfWork, *, actor: Principal, rule: AutomationR
     )
     await uow.session.delete(rule)
     forget_rules()
+    uow.emit(AUTOMATION_CHANGED)

@@ -147,10 +147,11 @@ class SystemChanges:
             ),
         )
         done, self.changed = self.changed, set()
+        reason = dict(self.reason)
         await do_enqueue_webhooks(
             self.uow,
             "conversation.updated",
-            {"conversation": conversation_payload(c), "changes": sorted(done), **self.reason},
+            lambda: {"conversation": conversation_payload(c), "changes": sorted(done), **reason},
         )
         return done
 

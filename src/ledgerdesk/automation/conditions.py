@@ -112,6 +112,11 @@ class CompiledRule:
     def uses_text(self) -> bool:
         return any(c.field == "text" for c in self.spec.conditions)
 
+    @property
+    def uses_tier(self) -> bool:
+        """Whether a condition looks at the customer's tier (which costs a read)."""
+        return any(c.field == "tier" for c in self.spec.conditions)
+
     def matches(self, facts: Facts) -> bool:
         if not self.tests:
             return True  # no conditions: every event of the trigger

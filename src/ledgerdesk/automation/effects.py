@@ -31,6 +31,7 @@ from ledgerdesk.errors import LedgerdeskError
 from ledgerdesk.macros.models import Macro
 from ledgerdesk.macros.queries import render_macro
 from ledgerdesk.realtime.payloads import conversation_payload
+from ledgerdesk.routing.actions import do_assign_by_strategy
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 async def apply_actions(
     uow: UnitOfWork, conversation: Conversation, rule: CompiledRule, changes: SystemChanges
 ) -> None:
-    from ledgerdesk.routing.actions import do_assign_by_strategy
-
     for action in rule.spec.actions:
         try:
             if isinstance(action, AssignAgent):

@@ -17,13 +17,17 @@ changes the ones before it made.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import uuid
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import Executable
 
 from ledgerdesk.automation.changes import SystemChanges
 from ledgerdesk.automation.conditions import CompiledRule, RuleSet
@@ -33,6 +37,7 @@ from ledgerdesk.automation.models import AutomationRule, RuleFiring
 from ledgerdesk.automation.queries import enabled_rules
 from ledgerdesk.automation.schemas import Trigger
 from ledgerdesk.conversations.models import Conversation, Message
+from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -91,22 +96,33 @@ async def _run_pass(
 ) -> None:
     if not len(rules):
         return
-    tier = await tier_of(uow.session, conversation)
     text = await _text_for(uow, conversation, message, rules, key)
+    # The tier is read only once a candidate rule asks for it: most events are ruled
+    # out by the keyword index alone, and a read costs more than all the matching.
+    tier: str | None = None
+    tier_known = False
     facts = facts_of(conversation, tier, text)
-    changes = SystemChanges(uow, conversation, {})
+    changes: SystemChanges | None = None
     for rule in rules.candidates(facts):
-        if rule.rule_id in result.fired or not rule.matches(facts):
+        if rule.rule_id in result.fired:
+            continue
+        if rule.uses_tier and not tier_known:
+            tier, tier_known = await tier_of(uow.session, conversation), True
+            facts = dataclasses.replace(facts, tier=tier)
+        if not rule.matches(facts):
             continue
         if not await _claim(uow, rule.rule_id, conversation.id, key):
             continue
         result.fired.append(rule.rule_id)
+        if changes is None:
+            changes = SystemChanges(uow, conversation, {})
         changes.reason = {"reason": "rule", "rule_id": rule.rule_id}
         before = set(changes.changed)
         await apply_actions(uow, conversation, rule, changes)
         if changes.changed != before:
             facts = facts_of(conversation, tier, text)  # later rules see this rule's changes
-    result.changed |= await changes.finish()
+    if changes is not None:
+        result.changed |= await changes.finish()
 
 
 async def _text_for(
@@ -128,21 +144,43 @@ async def _text_for(
 
 async def _claim(uow: UnitOfWork, rule_id: int, conversation_id: int, key: str) -> bool:
     """Write the firing row; False when this rule already fired for this event, or was
-    disabled or deleted since this process read it (the cache may be a second old)."""
-    still = await uow.session.execute(
-        select(AutomationRule.id).where(
-            AutomationRule.id == rule_id, AutomationRule.is_enabled.is_(True)
-        )
-    )
-    if still.first() is None:
-        return False
+    disabled or deleted since this process read it (the cache may be a second old).
+
+    One statement: the row is inserted from a SELECT of the rule that finds it only
+    while it is enabled, and the unique key turns a repeat into no row at all.
+    """
     dialect = uow.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(RuleFiring)
-        .values(rule_id=rule_id, conversation_id=conversation_id, event_key=key[:100], actions=[])
-        .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id", "event_key"])
-        .returning(RuleFiring.id)
+    found = await uow.session.execute(
+        _claim_statement(dialect),
+        {
+            "rule_id": rule_id,
+            "conversation_id": conversation_id,
+            "event_key": key[:100],
+            "actions": [],
+            "created_at": utcnow(),
+        },
     )
-    found = await uow.session.execute(statement)
-    return found.scalar() is not None
+    return found.first() is not None
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Executable:
+    """INSERT INTO firings (...) SELECT ... FROM automation_rules WHERE id = :rule_id AND
+    is_enabled ON CONFLICT DO NOTHING RETURNING id, built once per dialect (a Core
+    statement on the tables: no autoflush, no ORM bookkeeping, a cached compilation)."""
+    firings = cast(Table, RuleFiring.__table__)
+    rules = cast(Table, AutomationRule.__table__)
+    source = select(
+        rules.c.id,
+        bindparam("conversation_id", type_=firings.c.conversation_id.type),
+        bindparam("event_key", type_=firings.c.event_key.type),
+        bindparam("actions", type_=firings.c.actions.type),
+        bindparam("created_at", type_=firings.c.created_at.type),
+    ).where(rules.c.id == bindparam("rule_id"), rules.c.is_enabled.is_(True))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(firings)
+        .from_select(["rule_id", "conversation_id", "event_key", "actions", "created_at"], source)
+        .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id", "event_key"])
+        .returning(firings.c.id)
+    )

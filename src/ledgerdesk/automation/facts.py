@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from ledgerdesk.automation.conditions import Facts
 from ledgerdesk.conversations.models import Conversation, Message
@@ -32,9 +33,22 @@ def facts_of(conversation: Conversation, tier: str | None, text: str = "") -> Fa
     )
 
 
+_TIER = select(Customer.__table__.c.tier).where(Customer.__table__.c.id == bindparam("id"))
+
+
 async def tier_of(session: AsyncSession, conversation: Conversation) -> str | None:
-    customer = await session.get(Customer, conversation.customer_id)
-    return customer.tier if customer is not None else None
+    """The customer's tier: from the session when the customer is loaded there (a change
+    not yet flushed lives only there), else one read of one column.
+
+    The read is a Core statement built once, so it neither loads a Customer object nor
+    flushes the session first: every pending change to a customer is on an object the
+    session holds, which the first branch sees.
+    """
+    customer = session.identity_map.get(identity_key(Customer, conversation.customer_id))
+    if isinstance(customer, Customer) and "tier" not in inspect(customer).unloaded:
+        return customer.tier
+    tier = await session.scalar(_TIER, {"id": conversation.customer_id})
+    return str(tier) if tier is not None else None
 
 
 async def last_customer_texts(

@@ -28,7 +28,10 @@ async def do_automation_on_created(
     await do_enqueue_webhooks(
         uow,
         "conversation.created",
-        {"conversation": conversation_payload(conversation), "message": message_payload(message)},
+        lambda: {
+            "conversation": conversation_payload(conversation),
+            "message": message_payload(message),
+        },
     )
     await do_run_rules(uow, conversation, Trigger.CONVERSATION_CREATED, message=message)
     await do_route_conversation(uow, conversation)
@@ -43,7 +46,10 @@ async def do_automation_on_message(
     await do_enqueue_webhooks(
         uow,
         kind,
-        {"conversation": conversation_payload(conversation), "message": message_payload(message)},
+        lambda: {
+            "conversation": conversation_payload(conversation),
+            "message": message_payload(message),
+        },
     )
     if message.author_kind != "customer" or message.is_internal:
         return
@@ -55,9 +61,10 @@ async def do_automation_on_updated(
     uow: UnitOfWork, conversation: Conversation, changes: Iterable[str]
 ) -> None:
     """A person changed the conversation: webhooks, then the conversation.updated rules."""
+    changed = sorted(changes)
     await do_enqueue_webhooks(
         uow,
         "conversation.updated",
-        {"conversation": conversation_payload(conversation), "changes": sorted(changes)},
+        lambda: {"conversation": conversation_payload(conversation), "changes": changed},
     )
     await do_run_rules(uow, conversation, Trigger.CONVERSATION_UPDATED)

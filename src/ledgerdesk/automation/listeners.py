@@ -7,6 +7,9 @@ with retries. With several processes on the Redis bus each one hears the event;
 the job's dedup key and the rule firing's unique key make it act once.
 A process that dies between the sweep's commit and this enqueue loses that one
 event for rules (the SLA state itself is safe); see docs/automation.md.
+
+It also makes this process forget its cached rules and webhook subscriptions when
+any process announces ``automation.changed`` after saving one (queries.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 from sqlalchemy import select
 
 from ledgerdesk.automation.models import AutomationRule
+from ledgerdesk.automation.queries import AUTOMATION_TOPIC, forget_automation
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event, EventBus
@@ -46,6 +50,8 @@ def install(bus: EventBus, db: Database) -> None:
         task.add_done_callback(tasks.discard)
 
     bus.add_listener({"sla"}, on_event)
+    # A rule or a webhook subscription changed, here or in another process.
+    bus.add_listener({AUTOMATION_TOPIC}, lambda _event: forget_automation())
 
 
 async def drain() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.automation.conditions import CompiledRule, RuleSet, compile_rule
@@ -19,20 +21,57 @@ from ledgerdesk.automation.models import (
 )
 from ledgerdesk.automation.schemas import RuleSpec
 from ledgerdesk.errors import NotFound
+from ledgerdesk.events.bus import Event
+
+# Rule sets and active webhook subscriptions are cached per process and per database:
+# they are read on every event and change a few times a month. A change made in this
+# process forgets them at once; the ``automation.changed`` bus event (listeners.py)
+# makes every process forget them after the commit; and without that event a small
+# version query, at most once per RECHECK_SECONDS, notices a change anyway.
+AUTOMATION_TOPIC = "automation"
+AUTOMATION_CHANGED = Event("automation.changed", (AUTOMATION_TOPIC,))
+RECHECK_SECONDS = 1.0
+Version = tuple[int, datetime | None]
 
 # rule id -> (updated_at, compiled): validating and compiling JSON on every event would
 # cost more than matching. A changed rule has a new updated_at and is compiled again.
 _compiled: dict[int, tuple[datetime, CompiledRule]] = {}
-# trigger -> ((count, newest updated_at) of its enabled rules, their RuleSet)
-_sets: dict[str, tuple[tuple[int, datetime | None], RuleSet]] = {}
-_checked: dict[str, float] = {}
-RECHECK_SECONDS = 1.0
+# (engine, trigger) -> ((count, newest updated_at) of its enabled rules, their RuleSet)
+_sets: dict[tuple[Engine, str], tuple[Version, RuleSet]] = {}
+_checked: dict[tuple[Engine, str], float] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSubscription:
+    id: int
+    event_kinds: frozenset[str]
+    updated_at: datetime  # a delivery is written only while the row still has it
+
+
+# engine -> (checked at, (count, newest updated_at) of the active ones, the active ones)
+_subscriptions: dict[Engine, tuple[float, Version, tuple[ActiveSubscription, ...]]] = {}
 
 
 def forget_rules() -> None:
     """Drop the cached rule sets (called when this process changes a rule)."""
     _sets.clear()
     _checked.clear()
+
+
+def forget_subscriptions() -> None:
+    """Drop the cached webhook subscriptions (when this process changes one)."""
+    _subscriptions.clear()
+
+
+def forget_automation() -> None:
+    """Both caches: another process changed a rule or a subscription."""
+    forget_rules()
+    forget_subscriptions()
+
+
+def _database(session: AsyncSession) -> Engine:
+    # The engine object, not its URL: hashing a URL renders it as a string each time.
+    return session.get_bind().engine
 
 
 def compiled(rule_id: int, updated_at: datetime, spec: dict[str, object]) -> CompiledRule:
@@ -50,22 +89,24 @@ async def enabled_rules(session: AsyncSession, trigger: str) -> RuleSet:
     A small query (count and newest update of the trigger's enabled rules) tells
     whether the set changed; only then are the rules read again. The answer is
     trusted for RECHECK_SECONDS, so a rule saved in another process acts within
-    that time; a save in this process clears the cache at once (``forget_rules``).
+    that time (at once when the bus event arrives); a save in this process clears
+    the cache at once (``forget_rules``).
     """
-    cached = _sets.get(trigger)
+    key = (_database(session), trigger)
+    cached = _sets.get(key)
     now = time.monotonic()
-    if cached is not None and now - _checked.get(trigger, 0.0) < RECHECK_SECONDS:
+    if cached is not None and now - _checked.get(key, 0.0) < RECHECK_SECONDS:
         return cached[1]
-    version = (
+    row = (
         await session.execute(
             select(func.count(), func.max(AutomationRule.updated_at)).where(
                 AutomationRule.trigger == trigger, AutomationRule.is_enabled.is_(True)
             )
         )
     ).one()
-    key = (int(version[0]), version[1])
-    _checked[trigger] = now
-    if cached is not None and cached[0] == key:
+    version = (int(row[0]), row[1])
+    _checked[key] = now
+    if cached is not None and cached[0] == version:
         return cached[1]
     found = await session.execute(
         select(AutomationRule.id, AutomationRule.updated_at, AutomationRule.spec)
@@ -73,8 +114,49 @@ async def enabled_rules(session: AsyncSession, trigger: str) -> RuleSet:
         .order_by(AutomationRule.position, AutomationRule.id)
     )
     rules = RuleSet([compiled(rid, updated, spec) for rid, updated, spec in found.all()])
-    _sets[trigger] = (key, rules)
+    if len(_sets) > 1000:  # a few triggers per database; more means a test run
+        forget_rules()
+    _sets[key] = (version, rules)
     return rules
+
+
+async def active_subscriptions(session: AsyncSession) -> tuple[ActiveSubscription, ...]:
+    """The active webhook subscriptions and their event kinds, cached like the rules.
+
+    Staleness is safe one way and brief the other: a delivery row is written only if
+    its subscription is still active and unchanged since it was cached (webhooks.py;
+    otherwise the list is read again), so a subscription paused, changed or deleted
+    elsewhere is never served from a stale entry; one created in another process gets
+    events once the bus event arrives, or within RECHECK_SECONDS.
+    """
+    database = _database(session)
+    cached = _subscriptions.get(database)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < RECHECK_SECONDS:
+        return cached[2]
+    table = WebhookSubscription.__table__
+    row = (
+        await session.execute(
+            select(func.count(), func.max(table.c.updated_at)).where(table.c.is_active.is_(True))
+        )
+    ).one()
+    version = (int(row[0]), row[1])
+    if cached is not None and cached[1] == version:
+        _subscriptions[database] = (now, version, cached[2])
+        return cached[2]
+    found = await session.execute(
+        select(table.c.id, table.c.event_kinds, table.c.updated_at)
+        .where(table.c.is_active.is_(True))
+        .order_by(table.c.id)
+    )
+    active = tuple(
+        ActiveSubscription(int(sid), frozenset(kinds or ()), updated)
+        for sid, kinds, updated in found.all()
+    )
+    if len(_subscriptions) > 100:  # one entry per database; more means a test run
+        _subscriptions.clear()
+    _subscriptions[database] = (now, version, active)
+    return active
 
 
 async def list_rules(session: AsyncSession) -> Sequence[AutomationRule]:

@@ -8,17 +8,25 @@ the ``Idempotency-Key`` header, which is the event id).
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy.sql.expression import Executable
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.automation.models import WebhookDelivery, WebhookSubscription
+from ledgerdesk.automation.queries import (
+    AUTOMATION_CHANGED,
+    active_subscriptions,
+    forget_subscriptions,
+)
 from ledgerdesk.automation.urls import check_url
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict
@@ -38,36 +46,101 @@ MAX_ATTEMPTS = 8
 async def do_enqueue_webhooks(
     uow: UnitOfWork,
     kind: str,
-    data: dict[str, Any],
+    data: dict[str, Any] | Callable[[], dict[str, Any]],
     *,
     subscription_id: int | None = None,
 ) -> int:
     """Stage one delivery per active subscription to ``kind`` (or only to
-    ``subscription_id``, for a rule's "call webhook"). Returns how many."""
-    query = select(WebhookSubscription).where(WebhookSubscription.is_active.is_(True))
+    ``subscription_id``, for a rule's "call webhook"). Returns how many.
+
+    The subscriptions come from a per-process cache (queries.active_subscriptions), so
+    an event with no subscriber costs no query; ``data`` may be a function, called only
+    when someone subscribes. Each delivery row is inserted only if its subscription is
+    still active and unchanged since it was cached; otherwise the list is read again.
+    """
+    body = functools.cache(data) if callable(data) else (lambda: data)
     if subscription_id is not None:
-        query = query.where(WebhookSubscription.id == subscription_id)
-    subscriptions = (await uow.session.execute(query)).scalars().all()
-    now = datetime.now(UTC)
-    count = 0
-    for subscription in subscriptions:
-        if subscription_id is None and kind not in subscription.event_kinds:
-            continue
-        event_id = f"evt_{uuid.uuid4().hex}"
-        delivery = WebhookDelivery(
-            subscription_id=subscription.id,
-            event_id=event_id,
-            event_kind=kind,
-            payload={"id": event_id, "type": kind, "created_at": now.isoformat(), "data": data},
-            created_at=now,
-        )
-        uow.session.add(delivery)
-        await uow.session.flush()
-        await do_enqueue_job(
-            uow, DELIVER_JOB, {"delivery_id": delivery.id}, max_attempts=MAX_ATTEMPTS
-        )
-        count += 1
+        return len(await _stage(uow, kind, body, [(subscription_id, None)]))
+    count, done = 0, set[int]()
+    for attempt in range(2):
+        targets = [
+            (s.id, s.updated_at)
+            for s in await active_subscriptions(uow.session)
+            if kind in s.event_kinds and s.id not in done
+        ]
+        staged = await _stage(uow, kind, body, targets)
+        count += len(staged)
+        done.update(staged)
+        if len(staged) == len(targets) or attempt:
+            break
+        # A cached subscription changed or went away since: read the list again.
+        forget_subscriptions()
     return count
+
+
+async def _stage(
+    uow: UnitOfWork,
+    kind: str,
+    data: Callable[[], dict[str, Any]],
+    targets: Sequence[tuple[int, datetime | None]],
+) -> list[int]:
+    """A delivery row and its job per target that is still active (and, when a cached
+    ``updated_at`` is given, unchanged). Returns the subscription ids served."""
+    if not targets:
+        return []
+    body = data()
+    now = datetime.now(UTC)
+    served = []
+    for target, updated_at in targets:
+        event_id = f"evt_{uuid.uuid4().hex}"
+        payload = {"id": event_id, "type": kind, "created_at": now.isoformat(), "data": body}
+        params = {
+            "subscription_id": target,
+            "event_id": event_id,
+            "event_kind": kind,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
+        if updated_at is not None:
+            params["updated_at"] = updated_at
+        found = await uow.session.execute(_delivery_statement(updated_at is not None), params)
+        delivery_id = found.scalar()
+        if delivery_id is None:
+            continue
+        await do_enqueue_job(
+            uow, DELIVER_JOB, {"delivery_id": int(delivery_id)}, max_attempts=MAX_ATTEMPTS
+        )
+        served.append(target)
+    return served
+
+
+@functools.cache
+def _delivery_statement(unchanged: bool) -> Executable:
+    """INSERT INTO webhook_deliveries (...) SELECT ... FROM webhook_subscriptions WHERE
+    id = :subscription_id AND is_active [AND updated_at = :updated_at] RETURNING id
+    (a Core statement, built once)."""
+    deliveries = cast(Table, WebhookDelivery.__table__)
+    subscriptions = cast(Table, WebhookSubscription.__table__)
+    names = ["event_id", "event_kind", "payload", "status", "attempts", "created_at"]
+    where = [
+        subscriptions.c.id == bindparam("subscription_id"),
+        subscriptions.c.is_active.is_(True),
+    ]
+    if unchanged:
+        where.append(
+            subscriptions.c.updated_at
+            == bindparam("updated_at", type_=subscriptions.c.updated_at.type)
+        )
+    source = select(
+        subscriptions.c.id, *(bindparam(n, type_=deliveries.c[n].type) for n in names)
+    ).where(*where)
+    return (
+        insert(deliveries)
+        .from_select(["subscription_id", *names], source)
+        .returning(deliveries.c.id)
+    )
 
 
 def new_secret() -> str:
@@ -112,6 +185,8 @@ async def do_save_subscription(
     subscription.is_active = active
     subscription.updated_at = now
     await uow.session.flush()
+    forget_subscriptions()
+    uow.emit(AUTOMATION_CHANGED)
     do_record_audit(
         uow,
         agent_id=actor.agent_id,
@@ -142,3 +217,5 @@ async def do_delete_subscription(
         detail={"name": subscription.name},
     )
     await uow.session.delete(subscription)
+    forget_subscriptions()
+    uow.emit(AUTOMATION_CHANGED)
