@@ -90,8 +90,14 @@ class Anvil:
         return tx_hash
 
     async def receipt(self, tx_hash: str) -> dict[str, Any]:
-        receipt: dict[str, Any] = await self.rpc("eth_getTransactionReceipt", tx_hash)
-        return receipt
+        """The receipt once the transaction is in a block. Automine is quick but not
+        synchronous: on a loaded machine the send can return before the block exists."""
+        for _ in range(200):
+            receipt: dict[str, Any] | None = await self.rpc("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                return receipt
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{tx_hash} was not mined within 10 s")
 
     async def mine(self, blocks: int = 1) -> None:
         await self.rpc("anvil_mine", hex(blocks))
