@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledgerdesk.conversations.models import Conversation
@@ -34,6 +34,20 @@ class ConversationFacts(Base):
         Index("ix_analytics_conversation_facts_is_open", "is_open"),
         Index("ix_analytics_conversation_facts_solved_at", "solved_at"),
         Index("ix_analytics_conversation_facts_recheck_at", "recheck_at"),
+        # The backlog at a moment: open ones by age, and closed ones solved after it.
+        Index(
+            "ix_analytics_conversation_facts_open_created",
+            "created_at",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
+        Index(
+            "ix_analytics_conversation_facts_closed_solved",
+            "solved_at",
+            "created_at",
+            postgresql_where=text("NOT is_open"),
+            sqlite_where=text("NOT is_open"),
+        ),
     )
 
     conversation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

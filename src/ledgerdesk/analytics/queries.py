@@ -14,13 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledgerdesk.accounts.models import Agent, Team
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.analytics.articles import article_feedback
 from ledgerdesk.analytics.models import AgentFacts, ConversationFacts, Rollup
 from ledgerdesk.conversations.models import Conversation
 from ledgerdesk.conversations.queries import decode_cursor, encode_cursor
@@ -337,8 +338,10 @@ async def backlog(session: AsyncSession, at: datetime) -> dict[str, Any]:
 def _backlog_parts(at: datetime) -> list[list[ColumnElement[bool]]]:
     f = ConversationFacts
     return [
-        [f.is_open.is_(True), f.created_at < at],
-        [f.solved_at >= at, f.is_open.is_(False), f.created_at < at],
+        # Bare ``is_open`` / ``NOT is_open`` (not ``IS TRUE``): the form the partial
+        # indexes are declared with, so both parts are index-only range scans.
+        [f.is_open.expression, f.created_at < at],
+        [f.solved_at >= at, not_(f.is_open), f.created_at < at],
     ]
 
 
@@ -683,6 +686,7 @@ async def dashboard_data(session: AsyncSession, period: DateRange) -> dict[str, 
     hourly = await _time_rows(session, period)
     return {
         "overview": await overview(session, period),
+        "articles": await article_feedback(session, period),
         "breakdowns": {
             dimension: await breakdown(session, period, dimension)
             for dimension in DASHBOARD_BREAKDOWNS

@@ -44,9 +44,7 @@ def _sums() -> list[sa.Column[object]]:
         ("replies", "i"),
         ("time_spent_s", "f"),
     ):
-        columns.append(
-            sa.Column(name, sa.Integer() if kind == "i" else sa.Float(), nullable=False)
-        )
+        columns.append(sa.Column(name, sa.Integer() if kind == "i" else sa.Float(), nullable=False))
     return columns
 
 
