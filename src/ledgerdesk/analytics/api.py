@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from ledgerdesk.analytics import queries
+from ledgerdesk.analytics.articles import article_feedback
 from ledgerdesk.analytics.queries import DateRange, Drill
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.server.deps import Actor, ReadSession
@@ -135,6 +136,19 @@ async def get_agents(
     queries.access_analytics(actor)
     result = await queries.breakdown(session, _range(first, last, days), "agent")
     return breakdown_csv(result) if output == "csv" else result
+
+
+@router.get("/articles")
+async def get_article_feedback(
+    actor: Actor,
+    session: ReadSession,
+    first: From = None,
+    last: To = None,
+    days: Days = None,
+) -> dict[str, Any]:
+    """Help-center "was this helpful?" votes of the period and the least helpful articles."""
+    queries.access_analytics(actor)
+    return await article_feedback(session, _range(first, last, days))
 
 
 @router.get("/agents/me")

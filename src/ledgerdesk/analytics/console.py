@@ -163,6 +163,7 @@ async def dashboard(
         return render(request, "analytics/dashboard.html", context)
     data = await queries.dashboard_data(session, period)
     context["agents"] = data["agents"]["rows"]
+    context["articles"] = data["articles"]
     context["figures"] = data["overview"]["figures"]
     context["cards"] = [*queries.OVERVIEW_METRICS, "backlog"]
     breakdowns: dict[str, Any] = {}
