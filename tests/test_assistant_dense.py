@@ -124,6 +124,9 @@ def test_the_split_follows_the_setting_and_zero_embeds_every_question_whole(
     model = whole.index.embedder.model()
     vector = whole.index.embedder.query(LONG_EN + " (whole)")
     assert np.allclose(vector, model.query(clip_question(LONG_EN + " (whole)")), atol=1e-5)
-    split = build_assistant(docs, settings)
+    assert Settings.model_fields["assistant_split_query_tokens"].default == 0
+    split = build_assistant(
+        docs, settings.model_copy(update={"assistant_split_query_tokens": SPLIT_QUERY_TOKENS})
+    )
     assert split.index.embedder is whole.index.embedder  # one model per process
     assert whole.index.embedder.split_query_tokens == SPLIT_QUERY_TOKENS == 20
