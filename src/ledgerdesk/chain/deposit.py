@@ -127,6 +127,42 @@ def _native_transfers(tx: TxInfo) -> tuple[Transfer, ...]:
     )
 
 
+def base_verdict(
+    tx: TxInfo, network: ChainNetwork, found_on: Sequence[ChainNetwork] = ()
+) -> tuple[DepositVerdict, DepositVerdict | None]:
+    """What every verdict on a transaction shares, and the answer already when the
+    hash is not on this network (naming ``found_on``) or the transaction reverted."""
+    base = DepositVerdict(
+        status=DepositStatus.NOT_FOUND,  # a placeholder; each verdict sets its own
+        network=network.name,
+        network_label=network.label,
+        tx_hash=tx.tx_hash,
+        confirmations=tx.confirmations,
+        required_confirmations=tx.required_confirmations,
+        explorer_url=tx.explorer_url,
+    )
+    label = network.label
+    if tx.status is TxStatus.NOT_FOUND:
+        others = ", ".join(other.label for other in found_on)
+        elsewhere = (
+            f" Found on {others}: a wrong-network deposit, needs a recovery."
+            if found_on
+            else " Not on the other configured networks either: check the hash and network."
+        )
+        return base, _verdict(
+            DepositStatus.NOT_FOUND,
+            base,
+            label=label,
+            found_on=tuple(other.name for other in found_on),
+            found_on_labels=tuple(other.label for other in found_on),
+            others=others,
+            elsewhere=elsewhere,
+        )
+    if tx.status is TxStatus.REVERTED:
+        return base, _verdict(DepositStatus.FAILED, base, label=label, block=tx.block_number)
+    return base, None
+
+
 def deposit_verdict(
     tx: TxInfo,
     network: ChainNetwork,
@@ -144,34 +180,10 @@ def deposit_verdict(
     transfers = _native_transfers(tx)
     to_us = [t for t in transfers if same_address(t.to_address, expected_address)]
     matching = [t for t in to_us if _asset_matches(t, expected_token)]
-    base = DepositVerdict(
-        status=DepositStatus.NOT_FOUND,  # a placeholder; each branch sets its own
-        network=network.name,
-        network_label=network.label,
-        tx_hash=tx.tx_hash,
-        confirmations=tx.confirmations,
-        required_confirmations=tx.required_confirmations,
-        explorer_url=tx.explorer_url,
-    )
+    base, settled = base_verdict(tx, network, found_on)
+    if settled is not None:
+        return settled
     label = network.label
-    if tx.status is TxStatus.NOT_FOUND:
-        others = ", ".join(other.label for other in found_on)
-        elsewhere = (
-            f" Found on {others}: a wrong-network deposit, needs a recovery."
-            if found_on
-            else " Not on the other configured networks either: check the hash and network."
-        )
-        return _verdict(
-            DepositStatus.NOT_FOUND,
-            base,
-            label=label,
-            found_on=tuple(other.name for other in found_on),
-            found_on_labels=tuple(other.label for other in found_on),
-            others=others,
-            elsewhere=elsewhere,
-        )
-    if tx.status is TxStatus.REVERTED:
-        return _verdict(DepositStatus.FAILED, base, label=label, block=tx.block_number)
     if not to_us and tx.contract_call and expected_token in (None, NATIVE):
         return _verdict(
             DepositStatus.NEEDS_REVIEW,

@@ -27,6 +27,7 @@ from ledgerdesk.chain.deposit import (
     _native_transfers,
     _total_text,
     _verdict,
+    base_verdict,
     short,
 )
 from ledgerdesk.chain.interface import TxInfo, TxStatus
@@ -52,34 +53,10 @@ def tx_verdict(
     in no block: pending; reverted: failed; absent: not found, with ``found_on``
     naming the other configured networks that know the hash (the caller looked).
     """
-    base = DepositVerdict(
-        status=DepositStatus.NOT_FOUND,
-        network=network.name,
-        network_label=network.label,
-        tx_hash=tx.tx_hash,
-        confirmations=tx.confirmations,
-        required_confirmations=tx.required_confirmations,
-        explorer_url=tx.explorer_url,
-    )
+    base, settled = base_verdict(tx, network, found_on)
+    if settled is not None:
+        return settled
     label = network.label
-    if tx.status is TxStatus.NOT_FOUND:
-        others = ", ".join(other.label for other in found_on)
-        elsewhere = (
-            f" Found on {others}: a wrong-network deposit, needs a recovery."
-            if found_on
-            else " Not on the other configured networks either: check the hash and network."
-        )
-        return _verdict(
-            DepositStatus.NOT_FOUND,
-            base,
-            label=label,
-            found_on=tuple(other.name for other in found_on),
-            found_on_labels=tuple(other.label for other in found_on),
-            others=others,
-            elsewhere=elsewhere,
-        )
-    if tx.status is TxStatus.REVERTED:
-        return _verdict(DepositStatus.FAILED, base, label=label, block=tx.block_number)
     transfers = _native_transfers(tx)
     amount = _total_text(transfers) if transfers else None
     if tx.status is TxStatus.PENDING:
