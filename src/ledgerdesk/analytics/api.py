@@ -187,7 +187,7 @@ async def get_conversations(
     output: Format = "json",
 ) -> dict[str, Any] | Response:
     """The conversations behind a figure, newest first, a page at a time (or all, as CSV)."""
-    own = int(agent) if agent is not None and agent.isdigit() and len(agent) < 19 else None
+    own = queries.agent_id_filter(agent)
     queries.access_analytics(actor, agent_id=own)
     drill = queries.parse_drill(
         metric,

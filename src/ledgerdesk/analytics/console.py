@@ -229,7 +229,7 @@ async def drill_page(
     outcome: Annotated[str | None, Query(max_length=10)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    own = int(agent) if agent is not None and agent.isdigit() and len(agent) < 19 else None
+    own = queries.agent_id_filter(agent)
     queries.access_analytics(user.principal, agent_id=own)
     period = queries.parse_range(first, last)
     filters = {

@@ -335,6 +335,12 @@ async def backlog(session: AsyncSession, at: datetime) -> dict[str, Any]:
     }
 
 
+def agent_id_filter(agent: str | None) -> int | None:
+    """The agent id a drill-down's ``agent`` filter names, for the permission check
+    (an agent may drill into their own figures); None when it names no valid id."""
+    return int(agent) if agent is not None and agent.isdigit() and len(agent) < 19 else None
+
+
 def _backlog_parts(at: datetime) -> list[list[ColumnElement[bool]]]:
     f = ConversationFacts
     return [
