@@ -314,7 +314,7 @@ async def test_an_address_shows_its_balance(
     client: httpx.AsyncClient, people: People, anvil: Anvil
 ) -> None:
     address = "0x" + secrets.token_hex(20)
-    await anvil.send(to=address, value=ETHER // 2)
+    await anvil.receipt(await anvil.send(to=address, value=ETHER // 2))
 
     response = await client.get(f"{API}/chain/address/local/{address}", headers=people.agent)
 

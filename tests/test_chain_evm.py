@@ -248,7 +248,7 @@ async def test_an_address_summary_has_its_balance_and_nonce(
     anvil: Anvil, client: EvmChainClient
 ) -> None:
     fresh = "0x" + "5e" * 20
-    await anvil.send(to=fresh, value=ETHER // 4)
+    await anvil.receipt(await anvil.send(to=fresh, value=ETHER // 4))
 
     summary = await client.address_summary(fresh)
 
@@ -283,6 +283,7 @@ async def test_ether_paid_inside_a_contract_call_is_not_in_the_transfers(
     deposit_address = "0x" + "d3" * 20
     data = call_data("forward(address)", ["address"], [deposit_address])
     tx_hash = await anvil.send(to=forwarder, data=data, value=ETHER)
+    await anvil.receipt(tx_hash)  # mined: on a loaded machine the send returns first
     balance = await anvil.rpc("eth_getBalance", deposit_address, "latest")
     assert int(balance, 16) == ETHER, "the ether did arrive"
 
