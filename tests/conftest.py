@@ -226,6 +226,26 @@ async def world(db: Database) -> World:
     return World(db, alice, bob, carol, victor, security, support)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with its cheapest parameters in this process, for speed only.
+
+    The production profile (RFC 9106 low memory: 64 MiB, 3 passes) costs 0.1-0.4 s a
+    hash here, and the ``world`` fixture alone hashes four passwords for each of
+    several hundred tests. The hashing code path is unchanged (argon2id through the
+    same PasswordHasher calls); ``test_passwords.py`` checks the production profile,
+    and servers started as subprocesses keep it.
+    """
+    from argon2 import PasswordHasher, profiles
+
+    from ledgerdesk.accounts import secrets
+
+    production = secrets._hasher
+    secrets._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    secrets._hasher = production
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # Tests build their settings explicitly; a developer's LEDGERDESK_* must not leak in.
