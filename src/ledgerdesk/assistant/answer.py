@@ -278,7 +278,7 @@ def build_assistant(
     )
     embedder = default_embedder() if settings.assistant_dense else None
     if embedder is not None:
-        embedder.split_query_tokens = settings.assistant_split_query_tokens
+        embedder.query_threads = settings.assistant_query_threads
     index = HybridIndex.build(docs, embedder, stored, fusion, embed_missing)
     return Assistant(index, Thresholds.from_settings(settings), llm)
 

