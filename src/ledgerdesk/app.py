@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from ledgerdesk import __version__
 from ledgerdesk.accounts import api as accounts_api
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimits
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC, PrincipalCache
 from ledgerdesk.analytics import api as analytics_api
@@ -25,6 +25,7 @@ from ledgerdesk.assistant.runtime import KNOWLEDGE_TOPIC, AssistantRuntime
 from ledgerdesk.automation import api as automation_api
 from ledgerdesk.automation import console as automation_console
 from ledgerdesk.automation import listeners as automation_listeners
+from ledgerdesk.automation import webhooks_console
 from ledgerdesk.chain import api as chain_api
 from ledgerdesk.channels.webchat import api as webchat_api
 from ledgerdesk.channels.webchat import assistant as webchat_assistant
@@ -36,6 +37,7 @@ from ledgerdesk.events.bus import EventBus
 from ledgerdesk.events.factory import create_event_bus
 from ledgerdesk.events.redis_bus import RedisEventBus
 from ledgerdesk.feedback import api as feedback_api
+from ledgerdesk.jobs import console as jobs_console
 from ledgerdesk.jobs.service import start_server_worker
 from ledgerdesk.knowledge import api as knowledge_api
 from ledgerdesk.knowledge import console as kb_console
@@ -64,15 +66,17 @@ def build_state(
         bus = create_event_bus(redis_url, channel_prefix=settings.redis_channel_prefix)
     principals = PrincipalCache(settings.token_cache_seconds)
     bus.add_listener({ACCOUNTS_TOPIC}, lambda _event: principals.clear())
+    limits = RateLimits.from_settings(settings)
     return AppState(
         settings=settings,
         db=db or Database.from_settings(settings),
         bus=bus,
         box=SecretBox(secret_key),
         secret_key=secret_key,
-        login_limiter=MemoryRateLimiter(settings.login_ip_limit_per_minute, 60.0),
+        login_limiter=limits.limiter("login", settings.login_ip_limit_per_minute, 60.0),
         principals=principals,
-        webchat=WebchatRuntime.from_settings(settings),
+        webchat=WebchatRuntime.from_settings(settings, limits),
+        rate_limits=limits,
     )
 
 
@@ -107,6 +111,7 @@ def create_app(
             await job_runner.stop()
         await state.drain()
         await app.state.assistant.close()
+        await state.rate_limits.close()
         await state.bus.close()
         await state.db.dispose()
 
@@ -120,7 +125,7 @@ def create_app(
     )
     app.state.ledgerdesk = state
     # The assistant's index is built on first use and rebuilt after an article changes.
-    app.state.assistant = AssistantRuntime(settings)
+    app.state.assistant = AssistantRuntime(settings, limits=state.rate_limits)
     state.bus.add_listener({KNOWLEDGE_TOPIC}, app.state.assistant.on_event)
     # The web chat assistant's reply job answers from this process's index.
     webchat_assistant.register_runtime(app.state.assistant)
@@ -158,10 +163,12 @@ def create_app(
         return {"status": "ok", "version": __version__}
 
     monitoring_api.install(app)  # request latency for every route; GET /metrics
-    helpcenter.install(app)
+    helpcenter.install(app, state.rate_limits)
     app.include_router(chips.router)
     app.include_router(suggestions.router)  # the assistant panel of a conversation
     app.include_router(automation_console.router)  # /admin/automation, /admin/macros
+    app.include_router(webhooks_console.router)  # /admin/webhooks
+    app.include_router(jobs_console.router)  # /admin/jobs
     app.include_router(feedback_api.pages)  # /survey/<token>, /admin/feedback
     app.include_router(gaps_console.router)  # /analytics/gaps
     app.include_router(kb_console.router)  # /kb, the knowledge-base editor

@@ -21,6 +21,6 @@ async def answer(payload: AnswerRequest, actor: Actor, state: State, request: Re
     """Answer a question from the help center, or say why a person should take it."""
     actor.require_scope("conversations:read")
     runtime = runtime_of(request)
-    runtime.check_rate(actor)
+    await runtime.check_rate(actor)
     result = await runtime.answer(state.db, payload.question, payload.locale)
     return AnswerOut.of(result)

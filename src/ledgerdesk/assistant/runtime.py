@@ -19,7 +19,7 @@ import logging
 import time
 
 from ledgerdesk.accounts.principal import Principal
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimits
 from ledgerdesk.assistant.answer import Assistant, AssistantAnswer, build_assistant
 from ledgerdesk.assistant.llm import LLMProvider, OpenAICompatibleLLM
 from ledgerdesk.assistant.store import load_published
@@ -37,10 +37,17 @@ ARTICLE_CHANGED = "knowledge.article_changed"
 
 
 class AssistantRuntime:
-    def __init__(self, settings: Settings, llm: LLMProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLMProvider | None = None,
+        limits: RateLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.llm = llm if llm is not None else OpenAICompatibleLLM.from_settings(settings)
-        self.limiter = MemoryRateLimiter(settings.assistant_answers_per_minute, 60.0)
+        self.limiter = (limits or RateLimits()).limiter(
+            "assistant", settings.assistant_answers_per_minute, 60.0
+        )
         self._assistant: Assistant | None = None
         self._stale = True
         self._lock = asyncio.Lock()
@@ -90,12 +97,12 @@ class AssistantRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def check_rate(self, principal: Principal) -> None:
+    async def check_rate(self, principal: Principal) -> None:
         if principal.customer_id is not None:
             key = f"customer:{principal.customer_id}"
         else:
             key = f"agent:{principal.agent_id}"
-        wait = self.limiter.hit(key)
+        wait = await self.limiter.hit(key)
         if wait is not None:
             unit = "second" if wait == 1 else "seconds"
             raise RateLimited(

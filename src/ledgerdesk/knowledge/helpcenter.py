@@ -24,7 +24,7 @@ from babel.dates import format_date
 from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimiter, RateLimits
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, PermissionDenied, RateLimited
 from ledgerdesk.knowledge.actions import do_vote
@@ -63,8 +63,8 @@ def is_help_page(request: Request) -> bool:
     return request.url.path == "/help" or request.url.path.startswith("/help/")
 
 
-def install(app: FastAPI) -> None:
-    app.state.kb_vote_limiter = MemoryRateLimiter(VOTES_PER_MINUTE, 60.0)
+def install(app: FastAPI, limits: RateLimits | None = None) -> None:
+    app.state.kb_vote_limiter = (limits or RateLimits()).limiter("kb-votes", VOTES_PER_MINUTE, 60.0)
     app.include_router(router)
 
 
@@ -245,8 +245,8 @@ async def vote(
         )
     if helpful not in ("yes", "no"):
         raise InvalidInput("helpful must be yes or no")
-    limiter: MemoryRateLimiter = request.app.state.kb_vote_limiter
-    wait = limiter.hit(client_ip(request) or "unknown")
+    limiter: RateLimiter = request.app.state.kb_vote_limiter
+    wait = await limiter.hit(client_ip(request) or "unknown")
     if wait is not None:
         raise RateLimited(
             i18n.gettext("Too many votes from your address; try again in a minute."),

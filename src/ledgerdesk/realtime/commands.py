@@ -28,7 +28,7 @@ async def _rate_limited(
     refused: it was accepted before, and the widget must learn so.
     """
     limit = state.webchat.sends
-    wait = limit.retry_after(f"customer:{principal.customer_id}", principal.ip)
+    wait = await limit.retry_after(f"customer:{principal.customer_id}", principal.ip)
     if wait is None:
         return None
     async with state.db.sessionmaker() as session:

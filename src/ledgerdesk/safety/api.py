@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response, status
 
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimiter
 from ledgerdesk.errors import PermissionDenied, RateLimited
 from ledgerdesk.events.bus import Event
 from ledgerdesk.safety import console
@@ -62,12 +62,12 @@ router = APIRouter()
 
 @dataclass
 class SafetyRuntime:
-    """Per app: the public check's limiter (per client address, per process)."""
+    """Per app: the public check's limiter (per client address)."""
 
-    verify_limiter: MemoryRateLimiter
+    verify_limiter: RateLimiter
 
-    def check(self, request: Request) -> None:
-        wait = self.verify_limiter.hit(f"verify:{client_ip(request) or 'unknown'}")
+    async def check(self, request: Request) -> None:
+        wait = await self.verify_limiter.hit(f"verify:{client_ip(request) or 'unknown'}")
         if wait is not None:
             raise RateLimited(
                 f"too many checks from your address; try again in {wait} seconds",
@@ -89,7 +89,7 @@ def _forget_safety_lists(_event: Event) -> None:
 def install(app: FastAPI, state: AppState) -> None:
     """Routes, the public limiter, the signing key's SecretBox and cache invalidation."""
     per_minute = state.settings.verify_per_minute_per_ip
-    app.state.safety = SafetyRuntime(MemoryRateLimiter(per_minute, 60.0))
+    app.state.safety = SafetyRuntime(state.rate_limits.limiter("verify", per_minute, 60.0))
     install_signing_box(state.box)
     denylist_cache.clear()
     state.bus.add_listener({SAFETY_TOPIC}, _forget_safety_lists)
@@ -108,7 +108,7 @@ async def verify_channel(
     q: VerifyQuery, request: Request, state: State, session: ReadSession
 ) -> dict[str, Any]:
     """Is this website, email address, phone number or account one of ours? No login."""
-    runtime(request).check(request)
+    await runtime(request).check(request)
     return await answer_question(session, q, state.settings.official_hosts)
 
 
@@ -117,7 +117,7 @@ async def verify_message(
     payload: MessageCheckIn, request: Request, session: ReadSession
 ) -> dict[str, Any]:
     """Was this message (its text, then its ``Signature: ldsig1...`` line) signed by us?"""
-    runtime(request).check(request)
+    await runtime(request).check(request)
     return (await check_pasted_message(session, payload.text)).as_dict()
 
 

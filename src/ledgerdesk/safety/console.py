@@ -65,7 +65,7 @@ async def verify_page(
     language = _public_language(request, lang)
     context: dict[str, Any] = {"q": q or "", "advice_key": _advice_key(language)}
     if q and q.strip():
-        request.app.state.safety.check(request)
+        await request.app.state.safety.check(request)
         try:
             context["answer"] = await answer_question(session, q, state.settings.official_hosts)
         except LedgerdeskError as exc:
@@ -82,7 +82,7 @@ async def verify_pasted(
 ) -> Response:
     """A pasted message and its signature line. Reads only, so no CSRF token is needed."""
     language = _public_language(request, lang)
-    request.app.state.safety.check(request)
+    await request.app.state.safety.check(request)
     check = await check_pasted_message(session, text.replace("\x00", ""))
     context = {
         "q": "",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledgerdesk.accounts.actions import LoginPolicy
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimiter, RateLimits
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.accounts.token_cache import PrincipalCache
 from ledgerdesk.channels.webchat.runtime import WebchatRuntime
@@ -28,7 +28,7 @@ class AppState:
     bus: EventBus
     box: SecretBox
     secret_key: str
-    login_limiter: MemoryRateLimiter
+    login_limiter: RateLimiter
     principals: PrincipalCache
     # Web chat: widget rate limiters, the attachment store, the presence clock.
     webchat: WebchatRuntime
@@ -36,6 +36,8 @@ class AppState:
     token_touches: dict[int, datetime] = field(default_factory=dict)
 
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Makes the limiters above: in memory, or shared through Redis (accounts/ratelimit.py).
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run small bookkeeping after the request; failures are logged, never raised."""

@@ -123,7 +123,7 @@ async def login_submit(
         context["error"] = i18n.gettext("Your login form expired. Please try again.")
         return render(request, "login.html", context, 400)
     ip = client_ip(request) or "unknown"
-    wait = state.login_limiter.hit(ip)
+    wait = await state.login_limiter.hit(ip)
     if wait is not None:
         context["error"] = i18n.gettext(
             "Too many login attempts from your address. Try again in %(n)d seconds."
@@ -175,7 +175,7 @@ async def second_factor_submit(
 ) -> Response:
     agent_session, agent = await _pending_login(request, uow.session)
     i18n.set_language(agent.language)
-    wait = state.login_limiter.hit(f"2fa:{client_ip(request)}")
+    wait = await state.login_limiter.hit(f"2fa:{client_ip(request)}")
     if wait is not None:
         raise RateLimited(f"too many attempts; wait {wait} seconds", retry_after=wait)
     try:

@@ -155,7 +155,7 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
     record_verdict(request.scope, allowed)
     if not allowed:
         raise _refuse_origin(origin)
-    state.webchat.sessions.check(_visitor_key(payload, inbox), client_ip(request))
+    await state.webchat.sessions.check(_visitor_key(payload, inbox), client_ip(request))
     now = state.webchat.clock()
     async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
         started = await do_start_widget_session(
@@ -238,7 +238,7 @@ async def upload_attachment(request: Request, state: State) -> AttachmentOut:
     principal.require_scope("conversations:write")
     async with state.db.sessionmaker() as session:
         await _check_token_origin(request, session, principal)
-    state.webchat.uploads.check(f"customer:{principal.customer_id}", client_ip(request))
+    await state.webchat.uploads.check(f"customer:{principal.customer_id}", client_ip(request))
     limit = state.settings.widget_max_upload_bytes
     too_large = f"the file is larger than {_size(limit)}; send a smaller one"
     declared = request.headers.get("content-length", "")
@@ -323,7 +323,7 @@ async def leave_email(payload: EmailRequest, request: Request, state: State) -> 
     principal = await _principal(request, state)
     async with state.db.sessionmaker() as session:
         await _check_token_origin(request, session, principal)
-    state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
+    await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
     async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
         email, conversation = await do_leave_email(
             uow,
@@ -350,7 +350,7 @@ async def assistant_feedback(
         await _check_token_origin(request, session, principal)
     if principal.customer_id is None:
         raise PermissionDenied("only a visitor's token may answer the assistant")
-    state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
+    await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
     async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
         conversation = await access_conversation(
             uow.session, principal, payload.conversation_id, write=True
@@ -381,7 +381,7 @@ async def answer_survey(payload: WidgetSurveyAnswerIn, request: Request, state: 
         await _check_token_origin(request, session, principal)
     if principal.customer_id is None:
         raise PermissionDenied("only a visitor's token may answer a survey here")
-    state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
+    await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
     async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
         conversation = await access_conversation(
             uow.session, principal, payload.conversation_id, write=True

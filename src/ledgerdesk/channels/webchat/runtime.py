@@ -1,8 +1,7 @@
 """What one process holds for web chat: rate limiters, the attachment store, a clock.
 
-Lives on ``AppState.webchat``. The limiters are per process (like the login
-limiter): with N processes behind a balancer a visitor may get up to N times the
-limit, which still stops a runaway script.
+Lives on ``AppState.webchat``. The limiters count in this process, or in Redis
+for every process when one is configured (``accounts/ratelimit.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ledgerdesk.accounts.ratelimit import MemoryRateLimiter
+from ledgerdesk.accounts.ratelimit import RateLimiter, RateLimits
 from ledgerdesk.channels.webchat.storage import AttachmentStore, LocalAttachmentStore
 from ledgerdesk.db.base import utcnow
 from ledgerdesk.errors import RateLimited
@@ -24,22 +23,22 @@ WINDOW_SECONDS = 60.0
 class Limit:
     """One action limited per visitor and per address, with the words for a refusal."""
 
-    per_visitor: MemoryRateLimiter
-    per_ip: MemoryRateLimiter
+    per_visitor: RateLimiter
+    per_ip: RateLimiter
     what: str
 
-    def retry_after(self, visitor: str | None, ip: str | None) -> int | None:
+    async def retry_after(self, visitor: str | None, ip: str | None) -> int | None:
         """Count one attempt; seconds to wait when over either limit, else None."""
         if visitor is not None:
-            wait = self.per_visitor.hit(visitor)
+            wait = await self.per_visitor.hit(visitor)
             if wait is not None:
                 return wait
         if ip is not None:
-            return self.per_ip.hit(ip)
+            return await self.per_ip.hit(ip)
         return None
 
-    def check(self, visitor: str | None, ip: str | None) -> None:
-        wait = self.retry_after(visitor, ip)
+    async def check(self, visitor: str | None, ip: str | None) -> None:
+        wait = await self.retry_after(visitor, ip)
         if wait is not None:
             raise RateLimited(self.refusal(wait), retry_after=wait)
 
@@ -60,11 +59,14 @@ class WebchatRuntime:
     presence_touches: dict[int, float] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebchatRuntime:
+    def from_settings(cls, settings: Settings, limits: RateLimits | None = None) -> WebchatRuntime:
+        made = limits or RateLimits()
+
         def limit(per_visitor: int, per_ip: int, what: str) -> Limit:
+            name = "widget-" + what.replace(" ", "-")
             return Limit(
-                MemoryRateLimiter(per_visitor, WINDOW_SECONDS),
-                MemoryRateLimiter(per_ip, WINDOW_SECONDS),
+                made.limiter(f"{name}:visitor", per_visitor, WINDOW_SECONDS),
+                made.limiter(f"{name}:ip", per_ip, WINDOW_SECONDS),
                 what,
             )
 
