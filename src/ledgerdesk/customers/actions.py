@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledgerdesk.accounts.actions import ACCOUNTS_CHANGED
 from ledgerdesk.accounts.models import ApiToken
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
+from ledgerdesk.channels.webchat.models import WebchatAttachment
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
 from ledgerdesk.customers.models import Customer, CustomerIdentity, IdentityKind, Tier
 from ledgerdesk.customers.queries import find_by_identity, require_customer_write
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput
+from ledgerdesk.feedback.models import Survey
+from ledgerdesk.realtime.models import StreamEvent
 
 MAX_EMAIL_LENGTH = 254  # customers.email
 
@@ -174,10 +178,59 @@ async def do_add_identity(
     return identity
 
 
+async def _move_attachments(uow: UnitOfWork, survivor_id: int, absorbed_id: int) -> None:
+    """Uploads follow their uploader. A file both customers uploaded is one (sha256,
+    customer) row (unique): the survivor's row stays, the absorbed one's duplicate goes,
+    and the survivor may fetch the file either way (access is by hash and uploader)."""
+    survivor_hashes = select(WebchatAttachment.sha256).where(
+        WebchatAttachment.customer_id == survivor_id
+    )
+    for attempt in (1, 2):
+        try:
+            async with uow.session.begin_nested():
+                await uow.session.execute(
+                    delete(WebchatAttachment).where(
+                        WebchatAttachment.customer_id == absorbed_id,
+                        WebchatAttachment.sha256.in_(survivor_hashes),
+                    )
+                )
+                await uow.session.execute(
+                    update(WebchatAttachment)
+                    .where(WebchatAttachment.customer_id == absorbed_id)
+                    .values(customer_id=survivor_id)
+                )
+            return
+        except IntegrityError:
+            # PostgreSQL: the survivor uploaded one of these files in a transaction that
+            # committed after our DELETE read its rows. Once more sees that row.
+            if attempt == 2:
+                raise
+
+
 async def do_merge_customers(
     uow: UnitOfWork, *, actor: Principal, survivor: Customer, absorbed: Customer
 ) -> Customer:
-    """Move everything of ``absorbed`` to ``survivor``; the absorbed record stays as a pointer."""
+    """Move everything of ``absorbed`` to ``survivor``; the absorbed record stays as a pointer.
+
+    Every table with a customer reference, and why it moves or stays:
+
+    - identities, conversations, messages, conversation events (actor), API tokens
+      (so the absorbed visitor's widget tokens act for the survivor), surveys (CSAT and
+      the widget's open cards are read by customer), web chat uploads (the uploader is
+      who may fetch a file back): they move.
+    - stream_events.customer_id: moves. It says who may read the row's customer view,
+      and those conversations are now the survivor's: a widget holding an absorbed
+      token (now the survivor's) that resumes from an id before the merge must get the
+      entries it missed. The JSON inside the rows stays as it was written.
+    - customers.merged_into_id of customers merged into ``absorbed`` earlier: repointed
+      at the survivor, so every pointer leads to a live record in one step (web chat
+      attachment access follows one step).
+    - Stay: audit_log (what was done to which record, history); assistant turns,
+      SLA clocks, analytics facts, follow-up jobs and webhook deliveries reference the
+      conversation, not the customer, and follow it; help-center votes are keyed by a
+      browser cookie; rate limits keyed ``customer:<id>`` (memory or Redis) are windows
+      of seconds to minutes and are left to run out.
+    """
     require_customer_write(actor)
     if survivor.id == absorbed.id:
         raise InvalidInput("cannot merge a customer into itself")
@@ -190,10 +243,16 @@ async def do_merge_customers(
         (Message, Message.customer_id),
         (ConversationEvent, ConversationEvent.actor_customer_id),
         (ApiToken, ApiToken.customer_id),
+        (Survey, Survey.customer_id),
+        (StreamEvent, StreamEvent.customer_id),
+        (Customer, Customer.merged_into_id),
     ):
         await session.execute(
             update(model).where(column == absorbed.id).values({column.key: survivor.id})
         )
+    await _move_attachments(uow, survivor.id, absorbed.id)
+    # The absorbed customer's tokens now act for the survivor: forget cached principals.
+    uow.emit(ACCOUNTS_CHANGED)
     absorbed.merged_into_id = survivor.id
     survivor.name = survivor.name or absorbed.name
     survivor.email = survivor.email or absorbed.email
