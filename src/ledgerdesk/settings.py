@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     widget_token_days: Annotated[int, Field(ge=1, le=3650)] = 180
     # The public verify page and API (docs/safety.md): checks per minute per address.
     verify_per_minute_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 30
+    # Answers to survey links (page and JSON) per address per minute.
+    survey_answers_per_minute_per_ip: Annotated[int, Field(ge=1, le=100_000)] = 30
 
     # Durable jobs (docs/jobs.md). "sql": workers claim rows from the database;
     # "redis": a relay hands them to a saq queue on LEDGERDESK_REDIS_URL.

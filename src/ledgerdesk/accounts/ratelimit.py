@@ -137,6 +137,9 @@ class RateLimits:
     def __init__(self, redis: Redis | None = None, prefix: str = "ledgerdesk:") -> None:
         self.redis = redis
         self.prefix = prefix
+        # One limiter per (name, limit, window): a process window only counts if every
+        # request of that kind hits the same one.
+        self._made: dict[tuple[str, int, float], RateLimiter] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
@@ -161,9 +164,16 @@ class RateLimits:
         return self.redis is not None
 
     def limiter(self, name: str, limit: int, window_seconds: float) -> RateLimiter:
-        if self.redis is None:
-            return MemoryRateLimiter(limit, window_seconds)
-        return RedisRateLimiter(self.redis, name, limit, window_seconds, prefix=self.prefix)
+        """The limiter named ``name`` (the same object on every call with these values)."""
+        key = (name, limit, window_seconds)
+        made = self._made.get(key)
+        if made is None:
+            if self.redis is None:
+                made = MemoryRateLimiter(limit, window_seconds)
+            else:
+                made = RedisRateLimiter(self.redis, name, limit, window_seconds, prefix=self.prefix)
+            self._made[key] = made
+        return made
 
     async def close(self) -> None:
         if self.redis is not None:

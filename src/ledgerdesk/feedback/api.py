@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.conversations.models import Conversation
 from ledgerdesk.conversations.queries import access_conversation
-from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound
+from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, RateLimited
 from ledgerdesk.feedback.actions import clean_comment, do_answer_survey, do_update_feedback_settings
 from ledgerdesk.feedback.models import Survey, SurveyStatus
 from ledgerdesk.feedback.queries import (
@@ -39,7 +39,7 @@ from ledgerdesk.feedback.schemas import (
     SurveyOut,
     SurveyRow,
 )
-from ledgerdesk.server.deps import Actor, ReadSession, State, Uow
+from ledgerdesk.server.deps import Actor, ReadSession, State, Uow, client_ip
 from ledgerdesk.server.state import AppState
 from ledgerdesk.server.types import PathId
 from ledgerdesk.web import i18n
@@ -54,6 +54,20 @@ MAX_TOKEN_CHARS = 200
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _check_rate(request: Request, state: AppState) -> None:
+    """Answers per address: the link is the credential, so a script could replay it."""
+    limiter = state.rate_limits.limiter(
+        "survey-answers:ip", state.settings.survey_answers_per_minute_per_ip, 60.0
+    )
+    wait = await limiter.hit(client_ip(request) or "unknown")
+    if wait is not None:
+        raise RateLimited(
+            i18n.gettext("Too many answers from your address; try again in %(n)d seconds.")
+            % {"n": wait},
+            retry_after=wait,
+        )
 
 
 def _check_token_size(token: str) -> None:
@@ -88,9 +102,10 @@ async def get_survey_by_token(token: str, state: State, session: ReadSession) ->
 
 @router.post("/surveys/{token}")
 async def answer_survey_by_token(
-    token: str, payload: SurveyAnswerIn, state: State, uow: Uow
+    request: Request, token: str, payload: SurveyAnswerIn, state: State, uow: Uow
 ) -> SurveyOut:
     _check_token_size(token)
+    await _check_rate(request, state)
     now = _now()
     survey, conversation = await access_survey_by_token(
         uow.session, state.secret_key, token, now=now, write=True
@@ -226,6 +241,7 @@ async def survey_answer(
     before = _view(survey)
     rating = int(raw_rating) if raw_rating in {"1", "2", "3", "4", "5"} else None
     try:
+        await _check_rate(request, state)
         if rating is None:
             raise InvalidInput(i18n.gettext("Choose a rating from 1 to 5."))
         if len(raw_comment.strip()) > MAX_COMMENT_CHARS:
