@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict
 from ledgerdesk.events.bus import Event
 from ledgerdesk.jobs.models import CANCELLED, DEAD, PENDING_STATUSES, QUEUED, Job
 from ledgerdesk.jobs.registry import DEFAULT_MAX_ATTEMPTS, check_kind, get_handler
@@ -164,3 +167,45 @@ def _check_payload(payload: dict[str, Any]) -> None:
             f"a job payload is at most {MAX_PAYLOAD_BYTES} bytes of JSON; "
             "store ids and let the handler load the rest"
         )
+
+
+async def do_retry_job(uow: UnitOfWork, *, actor: Principal, job: Job) -> None:
+    """An admin sends a job that failed for good back to the queue, due now, with a
+    fresh set of attempts (the cause was fixed: the receiver is up again). Audited."""
+    actor.require_admin()
+    if not await do_retry_dead_job(uow, job.id):
+        # Another admin (or tab) retried or discarded it in the meantime.
+        raise Conflict(f"job {job.id} has not failed for good any more")
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="job.retried",
+        object_type="job",
+        object_id=job.id,
+        detail={"kind": job.kind, "attempts": job.attempts},
+        ip=actor.ip,
+    )
+
+
+async def do_discard_job(uow: UnitOfWork, *, actor: Principal, job: Job) -> None:
+    """An admin gives up on a job that failed for good: it leaves the list of failed
+    jobs and is never run. The row stays (cancelled, its last error kept) until
+    retention removes it, and the audit log says who discarded it."""
+    actor.require_admin()
+    result = await uow.session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == DEAD)
+        .values(status=CANCELLED, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise Conflict(f"job {job.id} has not failed for good any more")
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="job.discarded",
+        object_type="job",
+        object_id=job.id,
+        detail={"kind": job.kind, "attempts": job.attempts},
+        ip=actor.ip,
+    )
