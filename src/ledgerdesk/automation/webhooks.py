@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
 from ledgerdesk.accounts.principal import Principal
@@ -30,7 +31,8 @@ from ledgerdesk.automation.queries import (
 from ledgerdesk.automation.urls import check_url
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict
-from ledgerdesk.jobs import do_enqueue_job
+from ledgerdesk.jobs import Job, do_enqueue_job
+from ledgerdesk.jobs.models import QUEUED
 
 EVENT_KINDS = (
     "conversation.created",
@@ -219,3 +221,72 @@ async def do_delete_subscription(
     await uow.session.delete(subscription)
     forget_subscriptions()
     uow.emit(AUTOMATION_CHANGED)
+
+
+# The console page (webhooks_console.py) -------------------------------------------------
+
+
+async def do_redeliver(
+    uow: UnitOfWork, *, actor: Principal, delivery: WebhookDelivery
+) -> WebhookDelivery:
+    """Send a failed delivery again: the same row, body and event id (receivers dedupe
+    on it), back to ``pending`` with a new ``webhook.deliver`` job and a fresh set of
+    attempts. Only a failed delivery of an active subscription: a pending one already
+    has its job, a delivered one arrived, and a paused subscription would cancel it."""
+    actor.require_admin()
+    subscription = await uow.session.get(WebhookSubscription, delivery.subscription_id)
+    if subscription is None or not subscription.is_active:
+        raise Conflict("enable the webhook before sending its deliveries again")
+    # Conditional, so two clicks at once (or two admins) enqueue one job, not two.
+    changed = await uow.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "failed")
+        .values(status="pending")
+        .execution_options(synchronize_session=False)
+    )
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        raise Conflict("only a failed delivery can be sent again")
+    await uow.session.refresh(delivery)
+    await do_enqueue_job(
+        uow, DELIVER_JOB, {"delivery_id": int(delivery.id)}, max_attempts=MAX_ATTEMPTS
+    )
+    do_record_audit(
+        uow,
+        agent_id=actor.agent_id,
+        action="webhook.redelivered",
+        object_type="webhook",
+        object_id=subscription.id,
+        detail={"delivery_id": delivery.id, "event_id": delivery.event_id},
+    )
+    return delivery
+
+
+async def last_delivery_status(
+    session: AsyncSession, subscription_ids: Sequence[int]
+) -> dict[int, WebhookDelivery]:
+    """Each subscription's newest delivery (for the list), in one query."""
+    if not subscription_ids:
+        return {}
+    newest = (
+        select(func.max(WebhookDelivery.id))
+        .where(WebhookDelivery.subscription_id.in_(list(subscription_ids)))
+        .group_by(WebhookDelivery.subscription_id)
+    )
+    found = await session.execute(select(WebhookDelivery).where(WebhookDelivery.id.in_(newest)))
+    return {row.subscription_id: row for row in found.scalars()}
+
+
+async def next_attempts(
+    session: AsyncSession, deliveries: Sequence[WebhookDelivery]
+) -> dict[int, datetime]:
+    """When the queued ``webhook.deliver`` job of each pending delivery runs next."""
+    pending = [d.id for d in deliveries if d.status == "pending"]
+    if not pending:
+        return {}
+    delivery_id = Job.payload["delivery_id"].as_integer()
+    found = await session.execute(
+        select(delivery_id, func.min(Job.run_at))
+        .where(Job.kind == DELIVER_JOB, Job.status == QUEUED, delivery_id.in_(pending))
+        .group_by(delivery_id)
+    )
+    return {int(did): run_at for did, run_at in found.all()}
