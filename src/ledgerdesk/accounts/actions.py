@@ -194,6 +194,8 @@ async def do_add_team_member(
             object_id=team.id,
             detail={"agent_id": agent.id},
         )
+        # Membership of a private team changes what the agent's open connections may see.
+        uow.emit(ACCOUNTS_CHANGED)
 
 
 # Login -------------------------------------------------------------------
@@ -343,6 +345,7 @@ async def do_complete_second_factor(
 
 async def do_logout(uow: UnitOfWork, *, agent_session: AgentSession) -> None:
     await uow.session.delete(agent_session)
+    uow.emit(ACCOUNTS_CHANGED)  # the session's open real-time connections close
 
 
 def totp_provisioning_uri(box: SecretBox, agent: Agent) -> str:

@@ -4,6 +4,12 @@ The protocol is described in docs/realtime.md. The connection never trusts its
 own memory for delivery: every event it sends is read from the stream table
 after the last id it sent, so a reconnect that resumes from the client's last id
 gets exactly what it missed, in order, once.
+
+Access is checked again whenever accounts change (a token revoked, an agent
+deactivated or given another role, two customers merged; ``accounts.changed`` on
+the bus, from any process): a connection whose credentials no longer work is
+closed with 4401, one whose access changed with 4409, after which clients
+reconnect and resume with what they may now see.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +26,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC
 from ledgerdesk.channels.webchat.presence import touch_agent_presence
 from ledgerdesk.errors import LedgerdeskError
 from ledgerdesk.events.bus import Event
@@ -33,11 +41,15 @@ HELLO_TIMEOUT = 10.0
 PING_INTERVAL = 20.0
 STALE_AFTER = 60.0
 MAX_FRAME_CHARS = 64 * 1024
+# Connections re-check their access within this many seconds of an accounts change,
+# spread out so thousands of them do not query the database at the same instant.
+RECHECK_SPREAD_SECONDS = 1.0
 
 # WebSocket close codes (4000-4999 are the application's own).
 CLOSE_PROTOCOL = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_STALE = 4408
+CLOSE_ACCESS_CHANGED = 4409
 
 
 class Closing(Exception):
@@ -63,6 +75,8 @@ class RealtimeConnection:
         self.last_seen = time.monotonic()
         self._wakeup = asyncio.Event()
         self._send_lock = asyncio.Lock()
+        self._token: str | None = None
+        self._recheck: asyncio.Task[None] | None = None
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -72,15 +86,20 @@ class RealtimeConnection:
         await self.websocket.accept()
         try:
             hello = await self._receive_hello()
+            self._token = hello.token
             self.principal = await self._authenticate(self.websocket, hello.token)
             async with self.state.db.sessionmaker() as session:
                 self.audience = await audience_of(session, self.principal)
                 head = await stream_head(session)
-            subscription = self.state.bus.subscribe({self.audience.topic, _typing_topic(self)})
+            subscription = self.state.bus.subscribe(
+                {self.audience.topic, _typing_topic(self), ACCOUNTS_TOPIC}
+            )
             try:
                 await self._start(hello, head)
                 await self._serve(subscription)
             finally:
+                if self._recheck is not None:
+                    self._recheck.cancel()
                 await _close_quietly(subscription)
         except Closing as closing:
             with contextlib.suppress(Exception):
@@ -137,6 +156,29 @@ class RealtimeConnection:
                 self._wakeup.set()
             elif event.kind == "typing":
                 await self._forward_typing(event)
+            elif event.kind == "accounts.changed" and (
+                self._recheck is None or self._recheck.done()
+            ):
+                self._recheck = asyncio.create_task(self._recheck_access())
+
+    async def _recheck_access(self) -> None:
+        """Authenticate again as at the start; close if that fails or access changed."""
+        await asyncio.sleep(random.uniform(0, RECHECK_SPREAD_SECONDS))  # noqa: S311 (spread, not security)
+        assert self.principal is not None and self.audience is not None
+        try:
+            principal = await self._authenticate(self.websocket, self._token)
+            async with self.state.db.sessionmaker() as session:
+                audience = await audience_of(session, principal)
+        except Closing as closing:
+            await self._close(closing.code, closing.reason)
+            return
+        if _access(principal) != _access(self.principal) or audience != self.audience:
+            await self._close(CLOSE_ACCESS_CHANGED, "your access changed; reconnect")
+
+    async def _close(self, code: int, reason: str) -> None:
+        log.info("closing a real-time connection: %s", reason)
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code, reason)
 
     async def _deliver(self) -> None:
         assert self.audience is not None
@@ -234,6 +276,18 @@ class RealtimeConnection:
                 "sender": data.get("sender"),
             }
         )
+
+
+def _access(principal: Principal) -> tuple[object, ...]:
+    """What decides what a connection may see and do."""
+    agent = principal.agent
+    return (
+        principal.customer_id,
+        principal.token_id,
+        principal.scopes,
+        agent.id if agent is not None else None,
+        agent.role if agent is not None else None,
+    )
 
 
 def _typing_topic(connection: RealtimeConnection) -> str:
