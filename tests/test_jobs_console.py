@@ -301,13 +301,13 @@ async def test_failed_jobs_page_newest_first_by_cursor_and_filter_by_kind(
     same_moment = now - timedelta(hours=1)
     expected: list[int] = []
     for n in range(30):
-        # Five share one failure time: the id breaks the tie, nothing is skipped.
-        at = same_moment if n < 5 else now - timedelta(minutes=n)
+        # Eight share one failure time, across the page break: the id breaks the tie.
+        at = same_moment if n < 8 else now - timedelta(minutes=n)
         kind = "survey.send" if n % 3 == 0 else "webhook.deliver"
         job = await add_job(db, status=DEAD, kind=kind, finished_at=at)
         expected.append(job.id)
-    # n = 5..29 failed n minutes ago; the five older ones share a time, highest id first.
-    newest_first = expected[5:] + sorted(expected[:5], reverse=True)
+    # n = 8..29 failed n minutes ago; the eight older ones share a time, highest id first.
+    newest_first = expected[8:] + sorted(expected[:8], reverse=True)
     await add_job(db, status=DONE, finished_at=now)
     await login(client, "alice@example.org")
 
@@ -324,8 +324,10 @@ async def test_failed_jobs_page_newest_first_by_cursor_and_filter_by_kind(
 
     surveys = await client.get(PAGE, params={"kind": "survey.send"})
     assert listed_ids(surveys.text) == [i for i in newest_first if expected.index(i) % 3 == 0]
+    assert '<option value="survey.send" selected>' in surveys.text
     unknown = await client.get(PAGE, params={"kind": "no.such-kind"})
     assert unknown.status_code == 200 and listed_ids(unknown.text) == []
+    assert '<option value="no.such-kind" selected>' in unknown.text
 
 
 async def test_a_bad_cursor_or_filter_is_a_clear_4xx(

@@ -96,7 +96,8 @@ async def jobs_page(
         # When the longest-waiting due job became due (None: nothing waits).
         "oldest_due_at": now - timedelta(seconds=figures.oldest_due_seconds) if queued else None,
         "jobs": [_row(job) for job in jobs],
-        "kinds": await failed_kinds(session),
+        # The chosen kind stays selectable once its last failed job is gone.
+        "kinds": sorted({*await failed_kinds(session), *([kind] if kind else [])}),
         "kind": kind,
         "first_page": cursor is None,
         "next_url": next_url,
