@@ -61,7 +61,7 @@ class MemoryRateLimiter:
         while hits and hits[0] <= now - self.window:
             hits.popleft()
         if len(hits) >= self.limit:
-            return max(1, int(hits[0] + self.window - now) + 1)
+            return max(1, math.ceil(hits[0] + self.window - now))
         hits.append(now)
         if len(self._hits) > 100_000:  # forget idle keys so memory stays bounded
             self._hits = {k: v for k, v in self._hits.items() if v and v[-1] > now - self.window}
@@ -80,7 +80,7 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
 if redis.call('ZCARD', key) >= limit then
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return math.max(1, math.floor((tonumber(oldest[2]) + window_ms - now) / 1000) + 1)
+  return math.max(1, math.ceil((tonumber(oldest[2]) + window_ms - now) / 1000))
 end
 redis.call('ZADD', key, now, ARGV[3])
 redis.call('PEXPIRE', key, window_ms)
