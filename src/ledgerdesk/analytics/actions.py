@@ -378,14 +378,20 @@ async def do_refresh_analytics(
 ) -> RefreshResult:
     """Bring facts and rollups up to date with everything changed since the watermarks.
 
-    Commits after each batch, so a long catch-up never holds the (SQLite) write lock
-    for long, and an interrupted one resumes where it stopped.
+    Facts are written in batches, each its own transaction, so a long catch-up never
+    holds the (SQLite) write lock for long. The rollups of the days touched are
+    rebuilt once, at the end, with the watermarks: a rollup aggregates a whole day's
+    facts, and rebuilding it after every batch made a catch-up of one busy day cost
+    the square of its size (10,000 conversations created today: 20 rebuilds of
+    10,000 rows, on the server's event loop). An interrupted run leaves the
+    watermarks where they were, so the next one does the batches (idempotent) again.
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     result = RefreshResult()
     days: set[datetime] = set()
     cursor: tuple[datetime, int] | None = None
+    conversations_seen: datetime | None = None
     while True:
         async with db.writer() as session:
             state = await _state(session)
@@ -408,12 +414,10 @@ async def do_refresh_analytics(
                 )
             ).all()
             ids = [row[0] for row in rows]
-            days |= await _apply(session, ids, now, calendars)
+            days |= await _apply(session, ids, now, calendars, rollups=False)
             if rows:
                 cursor = (rows[-1][1], rows[-1][0])
-                seen = state.conversations_seen
-                state.conversations_seen = cursor[0] if seen is None else max(seen, cursor[0])
-            state.refreshed_at = now
+                conversations_seen = cursor[0]
             await session.commit()
         result.conversations += len(ids)
         if len(rows) < batch:
@@ -437,7 +441,14 @@ async def do_refresh_analytics(
         ).all()
         ids = sorted({row[0] for row in breached} | {row[0] for row in due})
         for start in range(0, len(ids), batch):
-            days |= await _apply(session, ids[start : start + batch], now, calendars)
+            days |= await _apply(session, ids[start : start + batch], now, calendars, rollups=False)
+        await _rebuild_rollups(session, days)
+        if conversations_seen is not None:
+            seen = state.conversations_seen
+            state.conversations_seen = (
+                conversations_seen if seen is None else max(seen, conversations_seen)
+            )
+        state.refreshed_at = now
         if breached:
             latest = max(row[1] for row in breached if row[1] is not None)
             seen = state.breaches_seen
