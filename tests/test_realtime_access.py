@@ -135,3 +135,24 @@ async def test_a_merge_moves_the_open_widget_connection_to_the_surviving_custome
         f"{API}/conversations/{ack['conversation_id']}", headers=world.alice.headers
     )
     assert conversation.json()["customer_id"] == survivor.id
+
+
+def test_a_change_named_for_one_agent_is_checked_only_by_that_agents_connections(
+    world: World,
+) -> None:
+    from ledgerdesk.accounts.actions import ACCOUNTS_CHANGED, agent_changed
+    from ledgerdesk.accounts.principal import Principal
+    from ledgerdesk.realtime.connection import RealtimeConnection
+
+    def connection(principal: Principal) -> RealtimeConnection:
+        made = RealtimeConnection.__new__(RealtimeConnection)
+        made.principal = principal
+        return made
+
+    bobs = connection(Principal(agent=world.bob.agent))
+    carols = connection(Principal(agent=world.carol.agent))
+    visitors = connection(Principal(customer_id=7))
+    named = agent_changed(world.bob.agent.id)
+    assert bobs._concerns(named)
+    assert not carols._concerns(named) and not visitors._concerns(named)
+    assert all(c._concerns(ACCOUNTS_CHANGED) for c in (bobs, carols, visitors))

@@ -38,6 +38,14 @@ from ledgerdesk.events.bus import Event
 
 LANGUAGES = ("en", "zh_Hans")
 ACCOUNTS_CHANGED = Event("accounts.changed", ("accounts",))
+
+
+def agent_changed(agent_id: int) -> Event:
+    """``accounts.changed`` for one agent's access: only that agent's open real-time
+    connections check themselves again (realtime/connection.py)."""
+    return Event(ACCOUNTS_CHANGED.kind, ACCOUNTS_CHANGED.topics, {"agent_id": agent_id})
+
+
 RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "ledgerdesk"
 
@@ -195,7 +203,7 @@ async def do_add_team_member(
             detail={"agent_id": agent.id},
         )
         # Membership of a private team changes what the agent's open connections may see.
-        uow.emit(ACCOUNTS_CHANGED)
+        uow.emit(agent_changed(agent.id))
 
 
 # Login -------------------------------------------------------------------
@@ -345,7 +353,7 @@ async def do_complete_second_factor(
 
 async def do_logout(uow: UnitOfWork, *, agent_session: AgentSession) -> None:
     await uow.session.delete(agent_session)
-    uow.emit(ACCOUNTS_CHANGED)  # the session's open real-time connections close
+    uow.emit(agent_changed(agent_session.agent_id))  # the session's open connections close
 
 
 def totp_provisioning_uri(box: SecretBox, agent: Agent) -> str:

@@ -156,10 +156,20 @@ class RealtimeConnection:
                 self._wakeup.set()
             elif event.kind == "typing":
                 await self._forward_typing(event)
-            elif event.kind == "accounts.changed" and (
-                self._recheck is None or self._recheck.done()
+            elif (
+                event.kind == "accounts.changed"
+                and self._concerns(event)
+                and (self._recheck is None or self._recheck.done())
             ):
                 self._recheck = asyncio.create_task(self._recheck_access())
+
+    def _concerns(self, event: Event) -> bool:
+        """A change named for one agent (a logout, a team joined) concerns only that
+        agent's connections; any other change concerns every connection."""
+        agent_id = event.data.get("agent_id")
+        return agent_id is None or (
+            self.principal is not None and self.principal.agent_id == agent_id
+        )
 
     async def _recheck_access(self) -> None:
         """Authenticate again as at the start; close if that fails or access changed."""
