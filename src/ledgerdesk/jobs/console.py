@@ -9,6 +9,7 @@ both backends (the queries behind the Prometheus gauges, monitoring/queries.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
@@ -108,31 +109,34 @@ async def jobs_page(
     return render(request, "admin_jobs/index.html", context)
 
 
-@router.post(PAGE + "/{job_id}/retry")
-async def retry_job(
-    job_id: PathId, user: User, uow: Uow, kind: Annotated[str, Form(max_length=100)] = ""
+JobAction = Callable[..., Awaitable[None]]
+
+
+async def _act(
+    job_id: int, user: User, uow: Uow, kind: str, action: JobAction, outcome: str
 ) -> Response:
+    """Run ``action`` on a failed job and come back to the list, with the outcome or
+    the refusal (an already retried or discarded job: a conflict, said on the page)."""
     user.principal.require_admin()
     try:
         job = await access_failed_job(uow.session, user.principal, job_id)
-        await do_retry_job(uow, actor=user.principal, job=job)
+        await action(uow, actor=user.principal, job=job)
         await uow.commit()
     except LedgerdeskError as exc:
         await uow.rollback()
         return _back(kind, error=exc.message)
-    return _back(kind, retried=job_id)
+    return _back(kind, **{outcome: job_id})
+
+
+@router.post(PAGE + "/{job_id}/retry")
+async def retry_job(
+    job_id: PathId, user: User, uow: Uow, kind: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    return await _act(job_id, user, uow, kind, do_retry_job, "retried")
 
 
 @router.post(PAGE + "/{job_id}/discard")
 async def discard_job(
     job_id: PathId, user: User, uow: Uow, kind: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
-    user.principal.require_admin()
-    try:
-        job = await access_failed_job(uow.session, user.principal, job_id)
-        await do_discard_job(uow, actor=user.principal, job=job)
-        await uow.commit()
-    except LedgerdeskError as exc:
-        await uow.rollback()
-        return _back(kind, error=exc.message)
-    return _back(kind, discarded=job_id)
+    return await _act(job_id, user, uow, kind, do_discard_job, "discarded")
