@@ -99,14 +99,13 @@ class RedisRateLimiter:
         window_seconds: float,
         *,
         prefix: str,
-        fallback: MemoryRateLimiter | None = None,
     ) -> None:
         self.limit = limit
         self.window = window_seconds
         self._redis = redis
         self._script = redis.register_script(_SLIDING_WINDOW)
         self._prefix = f"{prefix}ratelimit:{name}:"
-        self._fallback = fallback or MemoryRateLimiter(limit, window_seconds)
+        self._fallback = MemoryRateLimiter(limit, window_seconds)
         self._last_warning = -math.inf
 
     async def hit(self, key: str) -> int | None:

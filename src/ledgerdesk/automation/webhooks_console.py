@@ -186,11 +186,7 @@ async def toggle_webhook(
         await uow.commit()
     except LedgerdeskError as exc:
         # E.g. a private URL saved while LEDGERDESK_WEBHOOK_ALLOW_PRIVATE_URLS was on.
-        await uow.rollback()
-        subscription = await get_subscription(uow.session, webhook_id)
-        return await _subscription_page(
-            request, user, uow.session, subscription, error=exc.message, status_code=409
-        )
+        return await _refused(request, user, uow, webhook_id, exc)
     return _back(f"{PAGE}/{webhook_id}")
 
 
@@ -216,9 +212,16 @@ async def redeliver(
         await do_redeliver(uow, actor=user.principal, delivery=delivery)
         await uow.commit()
     except LedgerdeskError as exc:
-        await uow.rollback()
-        subscription = await get_subscription(uow.session, webhook_id)
-        return await _subscription_page(
-            request, user, uow.session, subscription, error=exc.message, status_code=409
-        )
+        return await _refused(request, user, uow, webhook_id, exc)
     return _back(f"{PAGE}/{webhook_id}")
+
+
+async def _refused(
+    request: Request, user: User, uow: Uow, webhook_id: int, exc: LedgerdeskError
+) -> Response:
+    """The webhook's page again, with why the change was refused (nothing was kept)."""
+    await uow.rollback()
+    subscription = await get_subscription(uow.session, webhook_id)
+    return await _subscription_page(
+        request, user, uow.session, subscription, error=exc.message, status_code=409
+    )

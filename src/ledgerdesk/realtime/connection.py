@@ -182,6 +182,10 @@ class RealtimeConnection:
         except Closing as closing:
             await self._close(closing.code, closing.reason)
             return
+        except Exception:
+            # The database away for a moment: keep the connection, check at the next change.
+            log.warning("could not check a real-time connection's access again", exc_info=True)
+            return
         if _access(principal) != _access(self.principal) or audience != self.audience:
             await self._close(CLOSE_ACCESS_CHANGED, "your access changed; reconnect")
 
@@ -208,9 +212,7 @@ class RealtimeConnection:
         while True:
             await asyncio.sleep(PING_INTERVAL)
             if time.monotonic() - self.last_seen > STALE_AFTER:
-                log.info("closing a stale real-time connection")
-                with contextlib.suppress(Exception):
-                    await self.websocket.close(CLOSE_STALE, "no heartbeat")
+                await self._close(CLOSE_STALE, "no heartbeat")
                 return
             await self.send({"type": "ping", "at": time.time()})
 
