@@ -80,6 +80,17 @@ def test_chinese_phrases_are_found_with_separators_between_characters() -> None:
         assert text[start:end] == join.join(words)
 
 
+def test_the_context_word_before_a_separated_chinese_phrase_is_never_part_of_it() -> None:
+    """词 is a wordlist word: with a colon after 助记词 it could start a checksum-valid
+    window of its own (about one phrase in ten), and the redaction ate "词：". Sixty-four
+    fixed phrases hold several such cases."""
+    for label in range(64):
+        body = " ".join(phrase("chinese_simplified", 24, str(label)))
+        text = f"这是我的助记词：{body}"
+        start, end, valid, _ = only_finding(text)
+        assert valid is True and text[start:end] == body, label
+
+
 def test_an_unseparated_chinese_phrase_is_found_next_to_a_context_word() -> None:
     body = "".join(phrase("chinese_simplified", 12))
     for text in (f"我的助记词是{body}", f"助记词：{body}，请帮我看看", f"seed phrase: {body}"):

@@ -338,8 +338,17 @@ def find_mnemonics(text: str) -> list[Finding]:
         tokens, gaps = _tokens_and_gaps(text, spans)
         found.extend(_findings_for(text, tokens, gaps))
     context: bool | None = None
+    in_context_word: set[int] | None = None
     for match in _HAN_SEPARATED_RE.finditer(text):
-        chars = [(i, i + 1) for i in range(match.start(), match.end()) if _is_han(text[i])]
+        if in_context_word is None:
+            in_context_word = _context_word_positions(text)
+        # The characters of "助记词" are wordlist words too; they never belong to the
+        # phrase that follows them, and counting them would redact the context word.
+        chars = [
+            (i, i + 1)
+            for i in range(match.start(), match.end())
+            if _is_han(text[i]) and i not in in_context_word
+        ]
         tokens, gaps = _tokens_and_gaps(text, chars)
         for finding in _findings_for(text, tokens, gaps):
             if not finding.valid:
@@ -366,6 +375,13 @@ def _has_context_hint(text: str) -> bool:
         return True
     lower = text.lower()
     return "seed" in lower or "mnemonic" in lower or "phrase" in lower
+
+
+def _context_word_positions(text: str) -> set[int]:
+    """Positions of the characters of every context word (助记词, seed phrase...)."""
+    if not _has_context_hint(text):
+        return set()
+    return {i for m in _CONTEXT_RE.finditer(text) for i in range(m.start(), m.end())}
 
 
 def _is_han(char: str) -> bool:
