@@ -62,13 +62,14 @@ class SystemChanges:
             check_transition(Status(c.status), Status(status))
         except ValueError:
             return False  # a rule may not force an impossible move (closed is final)
-        self._record("status_changed", {"from": c.status, "to": status})
+        previous = c.status
+        self._record("status_changed", {"from": previous, "to": status})
         c.status = status
         if status == Status.SOLVED:
             c.solved_at = datetime.now(UTC)
         elif status != Status.CLOSED:
             c.solved_at = None
-        note_status_change(self.uow, c)  # the survey and follow-up (feedback/actions.py)
+        note_status_change(self.uow, c, previous)  # the survey and follow-up (feedback/actions.py)
         self.changed.add("status")
         await do_sla_on_update(self.uow, c, ["status"])
         return True

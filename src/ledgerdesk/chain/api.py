@@ -34,7 +34,7 @@ def chain_clients(app: Starlette) -> ChainClients:
     return clients
 
 
-def get_chain_clients(request: Request) -> ChainClients:
+async def get_chain_clients(request: Request) -> ChainClients:
     return chain_clients(request.app)
 
 

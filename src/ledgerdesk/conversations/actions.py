@@ -134,16 +134,15 @@ def _set_status(uow: UnitOfWork, conversation: Conversation, author: Author, sta
     """Change status with its history row; solved_at follows solving and reopening."""
     if status == conversation.status:
         return
-    _record(
-        uow, conversation, author, "status_changed", {"from": conversation.status, "to": status}
-    )
+    previous = conversation.status
+    _record(uow, conversation, author, "status_changed", {"from": previous, "to": status})
     conversation.status = status
     if status == Status.SOLVED:
         conversation.solved_at = datetime.now(UTC)
     elif status != Status.CLOSED:
         conversation.solved_at = None
     # Satisfaction survey and follow-up (feedback/actions.py), settled before the commit.
-    note_status_change(uow, conversation)
+    note_status_change(uow, conversation, previous)
 
 
 async def _check_private_team_assignee(

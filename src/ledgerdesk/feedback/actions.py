@@ -82,8 +82,19 @@ async def do_update_feedback_settings(
 # Following the conversation's status ------------------------------------------------
 
 
-def note_status_change(uow: UnitOfWork, conversation: Conversation) -> None:
-    """Called where a conversation's status changes; the surveys follow before the commit."""
+_SURVEY_STATUSES = frozenset({Status.SOLVED, Status.CLOSED})
+
+
+def note_status_change(uow: UnitOfWork, conversation: Conversation, previous: str) -> None:
+    """Called where a conversation's status changes; the surveys follow before the commit.
+
+    A move that neither enters nor leaves solved or closed (open to pending, the
+    commonest, on every agent reply) has no survey or job to schedule or cancel:
+    reopening already cancelled them. Skipping it saves the survey read and the job
+    updates on the reply path.
+    """
+    if conversation.status not in _SURVEY_STATUSES and previous not in _SURVEY_STATUSES:
+        return
     staged: list[Conversation] = uow.staged(_STAGE)
     if all(noted is not conversation for noted in staged):
         staged.append(conversation)

@@ -266,8 +266,11 @@ async def load_denylist(session: AsyncSession) -> tuple[list[str], list[str]]:
 
 
 async def anti_phishing_code_of(session: AsyncSession, customer_id: int) -> str | None:
-    customer = await session.get(Customer, customer_id)
-    return customer.anti_phishing_code if customer is not None else None
+    # One column, not the whole customer: every agent reply asks.
+    found = await session.execute(
+        select(Customer.anti_phishing_code).where(Customer.id == customer_id)
+    )
+    return found.scalar_one_or_none()
 
 
 async def code_for_customer_copy(

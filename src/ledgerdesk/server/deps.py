@@ -25,7 +25,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are coroutines even when they do not await: FastAPI runs a plain
+# function in a worker thread, a thread hop on every request.
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.ledgerdesk
     return state
 

@@ -108,7 +108,7 @@ class InboxView:
         return params
 
 
-def inbox_view(
+async def inbox_view(
     view: Annotated[str, Query(pattern="^(mine|unassigned|all|team)$")] = "all",
     team_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     status: Annotated[
