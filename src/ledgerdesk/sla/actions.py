@@ -31,10 +31,11 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput
 from ledgerdesk.sla import clocks
+from ledgerdesk.sla.cache import PolicyData, SlaConfig, sla_config, sla_config_changing
 from ledgerdesk.sla.calendar import BusinessCalendar
 from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
 from ledgerdesk.sla.policy import Metric, Subject, select_policy, target_minutes
-from ledgerdesk.sla.queries import calendar_of_policy, list_policies, open_clocks
+from ledgerdesk.sla.queries import open_clocks
 from ledgerdesk.sla.schemas import CalendarIn, PolicyIn
 
 PAUSED_STATUSES = frozenset({Status.PENDING, Status.ON_HOLD})
@@ -46,10 +47,11 @@ RUNNING_STATUSES = frozenset({Status.NEW, Status.OPEN})
 
 async def do_sla_on_created(uow: UnitOfWork, conversation: Conversation) -> None:
     """Start first_response and resolution under the first matching policy."""
-    policy = await _select(uow, conversation)
+    config = await sla_config(uow)
+    policy = await _select(uow, conversation, config)
     if policy is None:
         return
-    calendar = await calendar_of_policy(uow.session, policy)
+    calendar = await _calendar(uow, config, policy)
     for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
         _start(uow, conversation, policy, calendar, metric, conversation.created_at)
 
@@ -74,9 +76,9 @@ async def do_sla_on_message(uow: UnitOfWork, conversation: Conversation, message
         return  # still waiting for the first answer, or already for the next one
     if conversation.status not in UNRESOLVED:
         return
-    policy = await _current_policy(uow, conversation, found)
+    config, policy = await _current_policy(uow, conversation, found)
     if policy is not None and policy.next_response_minutes is not None:
-        calendar = await calendar_of_policy(uow.session, policy)
+        calendar = await _calendar(uow, config, policy)
         _start(uow, conversation, policy, calendar, Metric.NEXT_RESPONSE, now)
 
 
@@ -100,10 +102,11 @@ async def do_sla_backfill(uow: UnitOfWork, conversation: Conversation) -> int:
     """
     if conversation.status not in UNRESOLVED or await open_clocks(uow.session, conversation.id):
         return 0
-    policy = await _select(uow, conversation)
+    config = await sla_config(uow)
+    policy = await _select(uow, conversation, config)
     if policy is None:
         return 0
-    calendar = await calendar_of_policy(uow.session, policy)
+    calendar = await _calendar(uow, config, policy)
     started = 0
     for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
         clock = _start(uow, conversation, policy, calendar, metric, conversation.created_at)
@@ -129,28 +132,48 @@ async def _subject(uow: UnitOfWork, conversation: Conversation) -> Subject:
     )
 
 
-async def _select(uow: UnitOfWork, conversation: Conversation) -> SlaPolicy | None:
-    policies = await list_policies(uow.session, active_only=True)
-    if not policies:
-        return None
-    return select_policy(policies, await _subject(uow, conversation))
+async def _select(
+    uow: UnitOfWork, conversation: Conversation, config: SlaConfig
+) -> PolicyData | None:
+    if not config.active:
+        return None  # no query at all: the common case of a desk without policies
+    return select_policy(config.active, await _subject(uow, conversation))
+
+
+async def _policy_of(
+    uow: UnitOfWork, config: SlaConfig, policy_id: int
+) -> tuple[SlaConfig, PolicyData | None]:
+    """A clock's policy. One the cached reading does not know was made elsewhere since
+    (the foreign key says it exists): the version is asked again at once."""
+    policy = config.policies.get(policy_id)
+    if policy is None:
+        config = await sla_config(uow, recheck=True)
+        policy = config.policies.get(policy_id)
+    return config, policy
+
+
+async def _calendar(uow: UnitOfWork, config: SlaConfig, policy: PolicyData) -> BusinessCalendar:
+    if not config.has_calendar(policy.calendar_id):
+        config = await sla_config(uow, recheck=True)
+    return config.calendar(policy.calendar_id)
 
 
 async def _current_policy(
     uow: UnitOfWork, conversation: Conversation, found: list[ConversationSla]
-) -> SlaPolicy | None:
+) -> tuple[SlaConfig, PolicyData | None]:
     """The policy the conversation's clocks run under (or would, if it has none yet)."""
+    config = await sla_config(uow)
     for clock in reversed(found):
-        policy = await uow.session.get(SlaPolicy, clock.policy_id)
+        config, policy = await _policy_of(uow, config, clock.policy_id)
         if policy is not None and policy.is_active:
-            return policy
-    return await _select(uow, conversation)
+            return config, policy
+    return config, await _select(uow, conversation, config)
 
 
 def _start(
     uow: UnitOfWork,
     conversation: Conversation,
-    policy: SlaPolicy,
+    policy: PolicyData,
     calendar: BusinessCalendar,
     metric: Metric,
     started_at: datetime,
@@ -193,16 +216,18 @@ async def _follow_status(
         for clock in found:
             clocks.stop(clock, now)
         return
+    config: SlaConfig | None = None
     for clock in found:
+        if clock.stopped_at is not None and clock.metric != Metric.RESOLUTION:
+            continue  # only a resolution clock is taken up again (a reopen)
         if clock.paused_at is None and clock.stopped_at is None:
             continue
-        policy = await uow.session.get(SlaPolicy, clock.policy_id)
+        config, policy = await _policy_of(uow, config or await sla_config(uow), clock.policy_id)
         if policy is None:
             continue
-        calendar = await calendar_of_policy(uow.session, policy)
+        calendar = await _calendar(uow, config, policy)
         if clock.stopped_at is not None:
-            if clock.metric == Metric.RESOLUTION:
-                clocks.reopen(clock, now, calendar, policy.warn_share)
+            clocks.reopen(clock, now, calendar, policy.warn_share)
         else:
             clocks.resume(clock, now, calendar, policy.warn_share)
 
@@ -218,14 +243,15 @@ async def _reselect(uow: UnitOfWork, conversation: Conversation) -> None:
     """
     now = datetime.now(UTC)
     found = [c for c in await open_clocks(uow.session, conversation.id) if c.stopped_at is None]
-    policy = await _select(uow, conversation)
+    config = await sla_config(uow)
+    policy = await _select(uow, conversation, config)
     if policy is None:
         for clock in found:
             clocks.cancel(clock, now)
         return
     if found and all(clock.policy_id == policy.id for clock in found):
         return
-    calendar = await calendar_of_policy(uow.session, policy)
+    calendar = await _calendar(uow, config, policy)
     running = set()
     for clock in found:
         metric = Metric(clock.metric)
@@ -290,6 +316,7 @@ async def do_save_calendar(
     row.week = data.stored_week()
     row.holidays = data.stored_holidays()
     row.updated_at = now
+    sla_config_changing(uow)
     uow.session.add(row)
     await uow.session.flush()
     do_record_audit(
@@ -312,6 +339,7 @@ async def do_delete_calendar(uow: UnitOfWork, *, actor: Principal, calendar: Sla
     names = list(users.scalars())
     if names:
         raise Conflict(f"calendar {calendar.name!r} is used by the policies: {', '.join(names)}")
+    sla_config_changing(uow)
     await uow.session.delete(calendar)
     do_record_audit(
         uow,
@@ -372,6 +400,7 @@ async def do_save_policy(
         action.model_dump(mode="json", exclude_none=True) for action in data.escalations
     ]
     row.updated_at = now
+    sla_config_changing(uow)
     uow.session.add(row)
     await uow.session.flush()
     do_record_audit(
@@ -391,6 +420,7 @@ async def do_archive_policy(uow: UnitOfWork, *, actor: Principal, policy: SlaPol
     actor.require_admin()
     policy.is_active = False
     policy.updated_at = datetime.now(UTC)
+    sla_config_changing(uow)
     do_record_audit(
         uow,
         agent_id=actor.agent_id,

@@ -24,7 +24,8 @@ class SlaCalendar(Base):
     week: Mapped[dict[str, list[list[str]]]] = mapped_column(JSONType, default=dict)
     holidays: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Any update moves it (sla/cache.py tells a changed configuration by it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class SlaPolicy(Base):
@@ -51,7 +52,8 @@ class SlaPolicy(Base):
     warn_share: Mapped[float] = mapped_column(Float, default=0.8)
     escalations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Any update moves it (sla/cache.py tells a changed configuration by it).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class ConversationSla(Base):

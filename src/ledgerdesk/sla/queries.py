@@ -1,4 +1,8 @@
-"""Reads: policies, calendars, and the clocks of conversations."""
+"""Reads: policies, calendars, and the clocks of conversations.
+
+The clock hooks do not read policies and calendars here: they use the cached
+configuration (cache.py), which changes a few times a year.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from ledgerdesk.errors import NotFound
 from ledgerdesk.sla.calendar import BusinessCalendar
 from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
 from ledgerdesk.sla.policy import clock_state
-from ledgerdesk.sla.schemas import SlaClockOut, calendar_of
+from ledgerdesk.sla.schemas import SlaClockOut
 
 UTC_24_7 = BusinessCalendar.always_open("UTC")
 
@@ -43,14 +47,6 @@ async def get_policy(session: AsyncSession, policy_id: int) -> SlaPolicy:
     if row is None:
         raise NotFound(f"SLA policy {policy_id} does not exist")
     return row
-
-
-async def calendar_of_policy(session: AsyncSession, policy: SlaPolicy) -> BusinessCalendar:
-    """The policy's business calendar; 24/7 in UTC when it has none."""
-    if policy.calendar_id is None:
-        return UTC_24_7
-    row = await get_calendar(session, policy.calendar_id)
-    return calendar_of(row.time_zone, row.week, row.holidays)
 
 
 async def open_clocks(session: AsyncSession, conversation_id: int) -> list[ConversationSla]:
