@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import CursorResult, Table, exists, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ledgerdesk.accounts.models import Agent
 from ledgerdesk.accounts.principal import Principal
@@ -35,6 +38,7 @@ from ledgerdesk.safety.models import (
     SigningKey,
 )
 from ledgerdesk.safety.signing import (
+    Signature,
     generate_private_key,
     new_key_id,
     public_key_text,
@@ -170,8 +174,8 @@ async def _create_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
     return row
 
 
-async def _active_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
-    """The newest unretired key, made on first use.
+async def _active_signing_key(uow: UnitOfWork, box: SecretBox) -> tuple[SigningKey, bool]:
+    """The newest unretired key, made on first use (then the flag is True).
 
     Two processes may both make the first key at once; both stay valid for
     verification and the newest signs from then on. A key this server key cannot
@@ -187,7 +191,7 @@ async def _active_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
     if row is not None:
         try:
             keyring.private_key_of(box, row)
-            return row
+            return row, False
         except ValueError:
             log.warning(
                 "signing key %s cannot be decrypted with this server key; retiring it and "
@@ -195,7 +199,51 @@ async def _active_signing_key(uow: UnitOfWork, box: SecretBox) -> SigningKey:
                 row.key_id,
             )
             row.retired_at = datetime.now(UTC)
-    return await _create_signing_key(uow, box)
+    return await _create_signing_key(uow, box), True
+
+
+async def _signing_key(uow: UnitOfWork, box: SecretBox) -> tuple[str, Ed25519PrivateKey, bool]:
+    """The key id and private key that sign, and whether they came from the cache.
+
+    The choice is cached for ``keyring.ACTIVE_RECHECK_SECONDS`` (one SELECT less per
+    reply). A key made in this transaction is not cached: it exists only if the
+    transaction commits.
+    """
+    database = uow.session.get_bind().engine
+    cached = keyring.active_key(database, box)
+    if cached is not None:
+        return cached[0], cached[1], True
+    generation = keyring.active_generation()
+    row, made = await _active_signing_key(uow, box)
+    private = keyring.private_key_of(box, row)
+    if not made:
+        keyring.remember_active_key(database, box, row.key_id, private, generation)
+    return row.key_id, private, False
+
+
+async def _store_signature(
+    uow: UnitOfWork, message: Message, signature: Signature, *, while_unretired: bool
+) -> bool:
+    """Write the signature on the stored message; with ``while_unretired`` only if its
+    key is not retired (False when it is: a rotation since the key was cached)."""
+    table = cast(Table, Message.__table__)
+    statement = (
+        update(table)
+        .where(table.c.id == message.id)
+        .values(signature=signature.token, signing_key_id=signature.key_id)
+    )
+    if while_unretired:
+        keys = SigningKey.__table__
+        statement = statement.where(
+            exists().where(keys.c.key_id == signature.key_id, keys.c.retired_at.is_(None))
+        )
+    result = cast(CursorResult[Any], await uow.session.execute(statement))
+    if result.rowcount == 0:
+        return False
+    # The row has them now; the session must not write them again.
+    set_committed_value(message, "signature", signature.token)
+    set_committed_value(message, "signing_key_id", signature.key_id)
+    return True
 
 
 async def do_rotate_signing_key(uow: UnitOfWork, *, actor: Principal, box: SecretBox) -> SigningKey:
@@ -208,6 +256,9 @@ async def do_rotate_signing_key(uow: UnitOfWork, *, actor: Principal, box: Secre
         row.retired_at = now
         retired.append(row.key_id)
     row = await _create_signing_key(uow, box)
+    # Replies signed here from now on take the new key. Another process finds out within
+    # its recheck, or sooner: its cached key fails the check in _store_signature.
+    keyring.forget_active_keys()
     do_record_audit(
         uow,
         agent_id=admin.id,
@@ -245,18 +296,29 @@ async def do_sign_reply(uow: UnitOfWork, message: Message, actor: Principal | No
     else:
         agent = await uow.session.get(Agent, message.agent_id) if message.agent_id else None
         name = agent.name if agent is not None else "Support"
-    row = await _active_signing_key(uow, box)
-    signature = sign_message(
-        keyring.private_key_of(box, row),
-        key_id=row.key_id,
+    # The signature covers the message id, so it is written by an UPDATE after the INSERT.
+    key_id, private, cached = await _signing_key(uow, box)
+    signature = _sign(message, name, key_id, private)
+    if await _store_signature(uow, message, signature, while_unretired=cached):
+        return
+    # The cached key was retired meanwhile (rotated in another process; or the database
+    # was emptied under this process): a retired key cannot vouch for a later message.
+    keyring.forget_active_keys()
+    key_id, private, _cached = await _signing_key(uow, box)
+    signature = _sign(message, name, key_id, private)
+    await _store_signature(uow, message, signature, while_unretired=False)
+
+
+def _sign(message: Message, name: str, key_id: str, private: Ed25519PrivateKey) -> Signature:
+    return sign_message(
+        private,
+        key_id=key_id,
         conversation=message.conversation_id,
         message_id=message.id,
         agent_name=name,
         created_at=message.created_at,
         body=message.body,
     )
-    message.signature = signature.token
-    message.signing_key_id = signature.key_id
 
 
 # Anti-phishing codes ---------------------------------------------------------------
