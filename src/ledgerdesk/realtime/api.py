@@ -15,6 +15,7 @@ from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.errors import NotAuthenticated
 from ledgerdesk.monitoring.metrics import websocket_open
 from ledgerdesk.realtime.connection import CLOSE_UNAUTHENTICATED, Closing, RealtimeConnection
+from ledgerdesk.realtime.hub import StreamHub
 from ledgerdesk.server.deps import load_browser_session
 from ledgerdesk.server.state import AppState
 
@@ -67,8 +68,17 @@ async def authenticate(websocket: WebSocket, token: str | None) -> Principal:
     return Principal(agent=found[1], ip=client)
 
 
+def stream_hub(websocket: WebSocket, state: AppState) -> StreamHub:
+    """This process's one reader of the stream (made with the first connection)."""
+    hub: StreamHub | None = getattr(websocket.app.state, "realtime_hub", None)
+    if hub is None:
+        hub = StreamHub(state.db, state.bus)
+        websocket.app.state.realtime_hub = hub
+    return hub
+
+
 @router.websocket("/api/v1/realtime")
 async def realtime(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.ledgerdesk
     with websocket_open():  # the connections gauge of /metrics
-        await RealtimeConnection(websocket, state, authenticate).run()
+        await RealtimeConnection(websocket, state, authenticate, stream_hub(websocket, state)).run()

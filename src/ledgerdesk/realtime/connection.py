@@ -1,9 +1,11 @@
 """One real-time client over a WebSocket: hello, snapshot or resume, events, acks, heartbeats.
 
-The protocol is described in docs/realtime.md. The connection never trusts its
-own memory for delivery: every event it sends is read from the stream table
-after the last id it sent, so a reconnect that resumes from the client's last id
-gets exactly what it missed, in order, once.
+The protocol is described in docs/realtime.md. Delivery goes by stream ids: a
+connection first reads what it missed from the stream table itself (after the
+client's last id, up to the position of this process's stream hub), then joins the
+hub, which reads each new entry once for every connection (realtime/hub.py). A
+reconnect that resumes from the client's last id gets exactly what it missed, in
+order, once.
 
 Access is checked again whenever accounts change (a token revoked, an agent
 deactivated or given another role, two customers merged; ``accounts.changed`` on
@@ -32,7 +34,8 @@ from ledgerdesk.errors import LedgerdeskError
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime import frames
 from ledgerdesk.realtime.commands import handle_send, handle_typing
-from ledgerdesk.realtime.queries import Audience, audience_of, read_after, stream_head
+from ledgerdesk.realtime.hub import Feed, StreamHub
+from ledgerdesk.realtime.queries import BATCH, Audience, audience_of, read_after, stream_head
 from ledgerdesk.server.state import AppState
 
 log = logging.getLogger(__name__)
@@ -65,15 +68,16 @@ class RealtimeConnection:
         websocket: WebSocket,
         state: AppState,
         authenticate: Any,
+        hub: StreamHub,
     ) -> None:
         self.websocket = websocket
         self.state = state
+        self.hub = hub
         self._authenticate = authenticate
         self.principal: Principal | None = None
         self.audience: Audience | None = None
-        self.cursor = 0
+        self.feed: Feed | None = None
         self.last_seen = time.monotonic()
-        self._wakeup = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._token: str | None = None
         self._recheck: asyncio.Task[None] | None = None
@@ -81,6 +85,10 @@ class RealtimeConnection:
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.websocket.send_json(frame)
+
+    async def send_text(self, text: str) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(text)
 
     async def run(self) -> None:
         await self.websocket.accept()
@@ -91,15 +99,16 @@ class RealtimeConnection:
             async with self.state.db.sessionmaker() as session:
                 self.audience = await audience_of(session, self.principal)
                 head = await stream_head(session)
-            subscription = self.state.bus.subscribe(
-                {self.audience.topic, _typing_topic(self), ACCOUNTS_TOPIC}
-            )
+            # Stream entries come through the hub; the bus brings typing and access changes.
+            subscription = self.state.bus.subscribe({_typing_topic(self), ACCOUNTS_TOPIC})
             try:
                 await self._start(hello, head)
                 await self._serve(subscription)
             finally:
                 if self._recheck is not None:
                     self._recheck.cancel()
+                if self.feed is not None:
+                    self.hub.leave(self.feed)
                 await _close_quietly(subscription)
         except Closing as closing:
             with contextlib.suppress(Exception):
@@ -120,22 +129,22 @@ class RealtimeConnection:
     async def _start(self, hello: frames.Hello, head: int) -> None:
         assert self.principal is not None and self.audience is not None
         if hello.last_event_id is None:
-            self.cursor = head
+            cursor = head
         else:
             if hello.last_event_id > head:
                 raise Closing(CLOSE_PROTOCOL, "last_event_id is ahead of the stream")
-            self.cursor = hello.last_event_id
+            cursor = hello.last_event_id
+        self.feed = Feed(self.audience, cursor)
         await touch_agent_presence(self.state, self.principal)  # web chat: "agents online"
         await self.send(
             {
                 "type": "ready",
-                "last_event_id": self.cursor,
+                "last_event_id": cursor,
                 "resumed": hello.last_event_id is not None,
                 "heartbeat_seconds": PING_INTERVAL,
                 "you": _describe(self.principal),
             }
         )
-        self._wakeup.set()  # deliver anything after the cursor straight away
 
     async def _serve(self, subscription: AsyncIterator[Event]) -> None:
         tasks = [
@@ -152,9 +161,7 @@ class RealtimeConnection:
 
     async def _listen(self, subscription: AsyncIterator[Event]) -> None:
         async for event in subscription:
-            if event.kind == "stream.appended":
-                self._wakeup.set()
-            elif event.kind == "typing":
+            if event.kind == "typing":
                 await self._forward_typing(event)
             elif (
                 event.kind == "accounts.changed"
@@ -195,18 +202,37 @@ class RealtimeConnection:
             await self.websocket.close(code, reason)
 
     async def _deliver(self) -> None:
-        assert self.audience is not None
+        feed = self.feed
+        assert feed is not None
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+            await self._catch_up(feed)
             while True:
-                async with self.state.db.sessionmaker() as session:
-                    entries = await read_after(session, self.audience, self.cursor)
-                for entry in entries:
-                    await self.send(entry.frame())
-                    self.cursor = entry.id
-                if len(entries) < 500:
-                    break
+                while feed.pending:
+                    await self.send_text(feed.pending.popleft())
+                if feed.lagging:
+                    break  # fell behind: the rest comes from the database
+                feed.ready.clear()
+                await feed.ready.wait()
+
+    async def _catch_up(self, feed: Feed) -> None:
+        """Send what this connection may see after its cursor, read from the database,
+        until it has reached the hub's position; then join the hub."""
+        feed.lagging = False
+        while True:
+            await self.hub.start()
+            # No await between reading the position and joining: nothing can slip between.
+            if self.hub.try_join(feed):
+                return
+            target = self.hub.position
+            if target is None:
+                continue  # the hub stopped in between; start it again
+            async with self.state.db.sessionmaker() as session:
+                entries = await read_after(session, feed.audience, feed.cursor, up_to=target)
+            for entry in entries:
+                await self.send_text(entry.text)
+                feed.cursor = entry.id
+            if len(entries) < BATCH:
+                feed.cursor = max(feed.cursor, target)
 
     async def _heartbeat(self) -> None:
         while True:

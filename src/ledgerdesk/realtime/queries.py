@@ -1,17 +1,22 @@
-"""Reading the real-time stream: who may see which entries, and the entries after an id."""
+"""Reading the real-time stream: who may see which entries, and the entries after an id.
+
+Entries are read with their JSON as stored (``CAST(... AS TEXT)``) and spliced into
+the frame's text, so an entry is never decoded and encoded again on its way out.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import hidden_team_ids
 from ledgerdesk.realtime.models import StreamEvent
-from ledgerdesk.realtime.outbox import AGENTS_TOPIC, customer_topic
+from ledgerdesk.realtime.outbox import AGENTS_TOPIC, STREAM, customer_topic
 
 BATCH = 500
 
@@ -31,14 +36,42 @@ class Audience:
         return team_id is None or team_id not in self.hidden_team_ids
 
 
-@dataclass(frozen=True)
-class StreamEntry:
+def event_frame(entry_id: int, kind: str, data_json: str) -> str:
+    """The text of an ``event`` frame around an entry's stored JSON."""
+    return f'{{"type":"event","id":{entry_id},"kind":{json.dumps(kind)},"data":{data_json}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRow:
+    """One entry with both views' JSON as stored (``customer_json`` None: not for the
+    customer). Frames are made on demand, once per view."""
+
     id: int
     kind: str
-    data: dict[str, Any]
+    team_id: int | None
+    customer_id: int | None
+    data_json: str
+    customer_json: str | None
+
+    def agent_frame(self) -> str:
+        return event_frame(self.id, self.kind, self.data_json)
+
+    def customer_frame(self) -> str | None:
+        if self.customer_json is None:
+            return None
+        return event_frame(self.id, self.kind, self.customer_json)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """An entry as one audience sees it: its id and the frame's text."""
+
+    id: int
+    text: str
 
     def frame(self) -> dict[str, Any]:
-        return {"type": "event", "id": self.id, "kind": self.kind, "data": self.data}
+        parsed: dict[str, Any] = json.loads(self.text)
+        return parsed
 
 
 async def audience_of(session: AsyncSession, principal: Principal) -> Audience:
@@ -58,24 +91,57 @@ async def stream_head(session: AsyncSession) -> int:
     )
 
 
+def _rows() -> Select[Any]:
+    return select(
+        STREAM.c.id,
+        STREAM.c.kind,
+        STREAM.c.team_id,
+        STREAM.c.customer_id,
+        cast(STREAM.c.data, Text),
+        cast(STREAM.c.customer_data, Text),
+    )
+
+
+_ROWS = _rows()
+
+
+async def read_rows(session: AsyncSession, after_id: int, limit: int = BATCH) -> list[StreamRow]:
+    """Every entry newer than ``after_id``, oldest first, with both views (the hub's read)."""
+    result = await session.execute(
+        _ROWS.where(STREAM.c.id > after_id).order_by(STREAM.c.id).limit(limit)
+    )
+    return [StreamRow(*row) for row in result.all()]
+
+
 async def read_after(
-    session: AsyncSession, audience: Audience, after_id: int, limit: int = BATCH
+    session: AsyncSession,
+    audience: Audience,
+    after_id: int,
+    limit: int = BATCH,
+    *,
+    up_to: int | None = None,
 ) -> list[StreamEntry]:
-    """Entries newer than ``after_id`` that this audience may see, oldest first."""
-    statement = select(StreamEvent).where(StreamEvent.id > after_id)
+    """Entries newer than ``after_id`` (and at most ``up_to``) that this audience may see,
+    oldest first."""
     if audience.customer_id is not None:
-        statement = statement.where(
-            StreamEvent.customer_id == audience.customer_id,
-            StreamEvent.customer_data.is_not(None),
+        statement = select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.customer_data, Text)).where(
+            STREAM.c.customer_id == audience.customer_id,
+            STREAM.c.customer_data.is_not(None),
         )
-    elif audience.hidden_team_ids:
-        statement = statement.where(
-            or_(
-                StreamEvent.team_id.is_(None),
-                StreamEvent.team_id.not_in(audience.hidden_team_ids),
+    else:
+        statement = select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.data, Text))
+        if audience.hidden_team_ids:
+            statement = statement.where(
+                or_(
+                    STREAM.c.team_id.is_(None),
+                    STREAM.c.team_id.not_in(audience.hidden_team_ids),
+                )
             )
-        )
-    rows = (await session.execute(statement.order_by(StreamEvent.id).limit(limit))).scalars()
-    if audience.customer_id is not None:
-        return [StreamEntry(row.id, row.kind, row.customer_data or {}) for row in rows]
-    return [StreamEntry(row.id, row.kind, row.data) for row in rows]
+    statement = statement.where(STREAM.c.id > after_id)
+    if up_to is not None:
+        statement = statement.where(STREAM.c.id <= up_to)
+    result = await session.execute(statement.order_by(STREAM.c.id).limit(limit))
+    return [
+        StreamEntry(entry_id, event_frame(entry_id, kind, data_json or "{}"))
+        for entry_id, kind, data_json in result.all()
+    ]
