@@ -114,6 +114,7 @@ class Facts:
     handoff_reason: str | None = None
     agent_replies: int = 0
     recheck_at: datetime | None = None
+    source_updated_at: datetime | None = None
     agents: dict[int, AgentPart] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:

@@ -84,6 +84,9 @@ class ConversationFacts(Base):
     agent_replies: Mapped[int] = mapped_column(Integer, default=0)
     # When the facts change with time alone (the assistant's 24 hours pass).
     recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The conversation's updated_at these facts were computed from: the refresh's overlap
+    # window skips conversations whose facts are already current.
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AgentFacts(Base):
