@@ -44,9 +44,7 @@ async def _rollups(db: Database) -> dict[tuple[str, datetime, str], list[float]]
     names = actions.SUM_NAMES
     async with db.sessionmaker() as session:
         rows = (await session.execute(select(Rollup))).scalars().all()
-    return {
-        (r.dim, r.bucket, r.key): [round(float(getattr(r, n)), 6) for n in names] for r in rows
-    }
+    return {(r.dim, r.bucket, r.key): [round(float(getattr(r, n)), 6) for n in names] for r in rows}
 
 
 async def _assert_rollups_equal_a_rebuild(db: Database) -> dict[Any, list[float]]:

@@ -498,9 +498,7 @@ async def do_refresh_analytics(
             # is tens of thousands of conversations already done by the last run.
             query = (
                 select(Conversation.id, Conversation.updated_at)
-                .outerjoin(
-                    ConversationFacts, ConversationFacts.conversation_id == Conversation.id
-                )
+                .outerjoin(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
                 .where(
                     or_(
                         ConversationFacts.source_updated_at.is_(None),
