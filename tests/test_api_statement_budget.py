@@ -1,0 +1,77 @@
+"""How many SQL statements the two busiest API writes make: the API benchmark's
+throughput follows this count (each ORM round trip costs a few hundred microseconds
+of CPU), and a new hook that reads on every request shows up here first.
+
+The budgets are today's counts; raise one only for a statement the request needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from ledgerdesk.db.engine import Database
+from tests.api_support import API
+from tests.conftest import World
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split(None, 3)[0].upper() + " " + statement[:90])
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def _without_transaction_control(seen: list[str]) -> list[str]:
+    return [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"))]
+
+
+async def test_creating_a_conversation_and_replying_stay_within_their_statement_budgets(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    customer = await world.make_customer()
+    body = {"customer": {"id": customer.id}, "body": "My USDT deposit is missing", "tags": ["x"]}
+    # The first request warms the per-process caches (token, rules, policies, keys).
+    warm = await client.post(f"{API}/conversations", json=body, headers=world.bob.headers)
+    assert warm.status_code == 201, warm.text
+    for _ in range(2):  # the first makes the signing key, the second caches it
+        warm_reply = await client.post(
+            f"{API}/conversations/{warm.json()['id']}/messages",
+            json={"body": "Looking into it."},
+            headers=world.bob.headers,
+        )
+        assert warm_reply.status_code == 201, warm_reply.text
+
+    # PostgreSQL adds the outbox's advisory lock, taken before the stream entry.
+    lock = 1 if db.engine.dialect.name == "postgresql" else 0
+    with _statements(db) as seen:
+        created = await client.post(f"{API}/conversations", json=body, headers=world.bob.headers)
+    assert created.status_code == 201, created.text
+    create_statements = _without_transaction_control(seen)
+    # customer, conversation, event, tag, message, SLA clocks, stream entry
+    assert len(create_statements) <= 7 + lock, "\n".join(create_statements)
+
+    with _statements(db) as seen:
+        reply = await client.post(
+            f"{API}/conversations/{created.json()['id']}/messages",
+            json={"body": "We are checking the transaction now."},
+            headers=world.bob.headers,
+        )
+    assert reply.status_code == 201, reply.text
+    reply_statements = _without_transaction_control(seen)
+    # conversation, its update, event, message, SLA clocks, signature, anti-phishing
+    # code, stream entry
+    assert len(reply_statements) <= 8 + lock, "\n".join(reply_statements)
+    assert not any("surveys" in s for s in reply_statements), "open to pending: no survey"
