@@ -60,8 +60,8 @@ async def test_creating_a_conversation_and_replying_stay_within_their_statement_
         created = await client.post(f"{API}/conversations", json=body, headers=world.bob.headers)
     assert created.status_code == 201, created.text
     create_statements = _without_transaction_control(seen)
-    # customer, conversation, event, tag, message, SLA clocks, stream entry
-    assert len(create_statements) <= 7 + lock, "\n".join(create_statements)
+    # customer, conversation, event, tag, message, stream entry
+    assert len(create_statements) <= 6 + lock, "\n".join(create_statements)
 
     with _statements(db) as seen:
         reply = await client.post(

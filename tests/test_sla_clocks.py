@@ -258,3 +258,31 @@ async def test_an_archived_policy_stops_matching_but_its_clocks_keep_running(
     assert (await clock(db, first, "first_response")).stopped_at is None
     refused = await client.delete(url, headers=world.bob.headers)
     assert_error(refused, 403, "admin")
+
+
+async def test_the_create_response_shows_the_clocks_a_later_read_shows(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The created conversation's clocks come from the unit of work, not a read-back."""
+    await make_policy(
+        client, world.alice.headers, first_response_minutes=30, resolution_minutes=600
+    )
+    customer = await world.make_customer()
+    created = await client.post(
+        f"{API}/conversations",
+        json={"customer": {"id": customer.id}, "body": "My withdrawal is stuck"},
+        headers=world.bob.headers,
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["id"]
+    shown = (await client.get(f"{API}/conversations/{number}", headers=world.bob.headers)).json()
+    assert [c["metric"] for c in created.json()["sla"]] == ["first_response", "resolution"]
+    assert created.json()["sla"] == shown["sla"]
+
+    token = await world.customer_token(customer)
+    own = await client.post(
+        f"{API}/conversations", json={"body": "Another question"}, headers=bearer(token)
+    )
+    assert own.status_code == 201, own.text
+    assert own.json()["sla"] == [], "customers do not see the team's targets"
+    assert len(await clocks_of(world.db, own.json()["id"])) == 2

@@ -39,6 +39,7 @@ from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.server.deps import Actor, ReadSession, Uow
 from ledgerdesk.server.types import DbId, PathId, Tag
+from ledgerdesk.sla.actions import new_conversation_clocks
 from ledgerdesk.sla.queries import sla_for
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -92,15 +93,18 @@ async def create_conversation(
         channel_message_id=payload.channel_message_id,
         attachments=[a.model_dump() for a in payload.attachments],
     )
-    if not created:
-        # A resend is answered only to someone who may see what the first one opened.
-        await access_conversation(uow.session, actor, conversation.id)
+    if created:
+        # The clocks it started, as they were made: reading them back cost a SELECT.
+        started_clocks = new_conversation_clocks(uow, actor, conversation.id)
+        await uow.commit()
+        return ConversationOut.of(conversation, started_clocks())
+    # A resend is answered only to someone who may see what the first one opened.
+    await access_conversation(uow.session, actor, conversation.id)
     # The clocks are read inside the transaction: after the commit the same read would
     # open a second transaction (on SQLite a second BEGIN IMMEDIATE) just for them.
     clocks = await sla_for(uow.session, actor, conversation.id)
     await uow.commit()
-    if not created:
-        response.status_code = status.HTTP_200_OK
+    response.status_code = status.HTTP_200_OK
     return ConversationOut.of(conversation, clocks)
 
 

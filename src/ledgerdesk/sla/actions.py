@@ -16,7 +16,7 @@ Clock rules (docs/sla.md has the full table):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,15 +34,54 @@ from ledgerdesk.sla import clocks
 from ledgerdesk.sla.cache import PolicyData, SlaConfig, sla_config, sla_config_changing
 from ledgerdesk.sla.calendar import BusinessCalendar
 from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
-from ledgerdesk.sla.policy import Metric, Subject, select_policy, target_minutes
+from ledgerdesk.sla.policy import Metric, Subject, clock_state, select_policy, target_minutes
 from ledgerdesk.sla.queries import open_clocks
-from ledgerdesk.sla.schemas import CalendarIn, PolicyIn
+from ledgerdesk.sla.schemas import CalendarIn, PolicyIn, SlaClockOut
 
 PAUSED_STATUSES = frozenset({Status.PENDING, Status.ON_HOLD})
 RUNNING_STATUSES = frozenset({Status.NEW, Status.OPEN})
 
 
 # Hooks called by conversations/actions.py -----------------------------------------
+
+# The clocks a new conversation started in this unit of work, with their policy's name:
+# the API answers with them without reading them back (new_conversation_clocks).
+STARTED_CLOCKS = "sla.started_clocks"
+
+
+def new_conversation_clocks(
+    uow: UnitOfWork, principal: Principal, conversation_id: int
+) -> Callable[[], list[SlaClockOut]]:
+    """The clocks ``do_sla_on_created`` started, as ``sla_for`` would read them after the
+    commit (call the result then: the clocks get their ids when they are written)."""
+    started = [
+        (clock, name)
+        for clock, name in uow.staged(STARTED_CLOCKS)
+        if clock.conversation_id == conversation_id
+    ]
+
+    def clocks_out() -> list[SlaClockOut]:
+        if principal.is_customer:
+            return []
+        now = datetime.now(UTC)
+        return [
+            SlaClockOut.of(
+                clock,
+                name,
+                clock_state(
+                    now=now,
+                    due_at=clock.due_at,
+                    warn_at=clock.warn_at,
+                    paused_at=clock.paused_at,
+                    breached_at=clock.breached_at,
+                    stopped_at=clock.stopped_at,
+                    met=clock.met,
+                ),
+            )
+            for clock, name in started
+        ]
+
+    return clocks_out
 
 
 async def do_sla_on_created(uow: UnitOfWork, conversation: Conversation) -> None:
@@ -52,8 +91,11 @@ async def do_sla_on_created(uow: UnitOfWork, conversation: Conversation) -> None
     if policy is None:
         return
     calendar = await _calendar(uow, config, policy)
+    started = uow.staged(STARTED_CLOCKS)
     for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
-        _start(uow, conversation, policy, calendar, metric, conversation.created_at)
+        clock = _start(uow, conversation, policy, calendar, metric, conversation.created_at)
+        if clock is not None:
+            started.append((clock, policy.name))
 
 
 async def do_sla_on_message(uow: UnitOfWork, conversation: Conversation, message: Message) -> None:
