@@ -587,6 +587,7 @@ async def do_rebuild_analytics(
     now = now or datetime.now(UTC)
     result = RefreshResult()
     async with db.writer() as session:
+        await _serialise_refreshes(session)
         # The watermarks first: anything changing during the rebuild is refreshed after it.
         marks = (
             await session.scalar(select(func.max(Conversation.updated_at))),
@@ -618,6 +619,8 @@ async def do_rebuild_analytics(
             break
         last_id = ids[-1]
     async with db.writer() as session:
+        # A refresh batch adding its differences meanwhile would be counted twice.
+        await _serialise_refreshes(session)
         await _rebuild_rollups(session, None)
         state = await _state(session)
         state.refreshed_at = now
