@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,25 @@ def test_a_development_key_is_made_once_and_kept_private(tmp_path: Path) -> None
     first = settings.secret_key_value()
     assert first == settings.secret_key_value()
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unknown_variable_is_named_with_the_setting_it_probably_meant(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = {
+        "LEDGERDESK_SECRET_KEY": "k" * 40,
+        "LEDGERDESK_DATABSE_URL": "postgresql+asyncpg://db/ledgerdesk",
+        "LEDGERDESK_SOMETHING_ELSE": "1",
+        "LEDGERDESK_SECRET_KEY_FILE": "",
+        "LEDGERDESK_TEST_POSTGRES_DSN": "postgresql://x",
+        "LEDGERDESK_TOOLS_DIR": "tools",
+    }
+    with caplog.at_level(logging.WARNING, logger="ledgerdesk.settings"):
+        load_settings(env)
+    warned = [r.getMessage() for r in caplog.records if r.name == "ledgerdesk.settings"]
+    assert warned == [
+        "LEDGERDESK_DATABSE_URL (did you mean LEDGERDESK_DATABASE_URL?) is not a ledgerdesk "
+        "setting and is ignored",
+        "LEDGERDESK_SOMETHING_ELSE is not a ledgerdesk setting and is ignored",
+    ]
+    assert "postgresql" not in " ".join(warned), "values never reach the log"

@@ -8,6 +8,8 @@ later in a request.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 import secrets
@@ -22,6 +24,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from ledgerdesk.chain.networks import ChainNetwork, check_unique_names, parse_networks
 
 ENV_PREFIX = "LEDGERDESK_"
+# LEDGERDESK_* variables that are not settings: the tools', the demo's and the tests'.
+NOT_SETTINGS = frozenset({"TOOLS_DIR", "ANVIL", "DEMO_ANVIL_PORTS"})
+NOT_SETTINGS_PREFIXES = ("TEST_",)
+
+log = logging.getLogger(__name__)
 SECRET_FIELDS = (
     "secret_key",
     "database_url",
@@ -267,9 +274,36 @@ def _file_overrides(environ: dict[str, str]) -> dict[str, Any]:
     return values
 
 
+def unknown_variables(environ: dict[str, str]) -> list[str]:
+    """LEDGERDESK_* variables that name no setting, each with a suggestion if one is close.
+
+    Pydantic ignores them, so a typo (LEDGERDESK_DATABSE_URL) would silently leave the
+    default in place: the demo SQLite file instead of the production database.
+    """
+    names = {name.upper() for name in Settings.model_fields}
+    known = names | {f"{name.upper()}_FILE" for name in SECRET_FIELDS} | NOT_SETTINGS
+    found = []
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :]
+        if name in known or name.startswith(NOT_SETTINGS_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.8)
+        hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+        found.append(f"{key}{hint}")
+    return found
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from the environment, raising SettingsError with a readable message."""
+    """Build settings from the environment, raising SettingsError with a readable message.
+
+    Unknown LEDGERDESK_* variables are logged as a warning, not refused: an old
+    deployment file with a setting since removed should still start.
+    """
     env = dict(os.environ if environ is None else environ)
+    for unknown in unknown_variables(env):
+        log.warning("%s is not a ledgerdesk setting and is ignored", unknown)
     values = _file_overrides(env)
     values.update(overrides)
     try:
