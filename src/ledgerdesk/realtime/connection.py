@@ -226,8 +226,8 @@ class RealtimeConnection:
             target = self.hub.position
             if target is None:
                 continue  # the hub stopped in between; start it again
-            async with self.state.db.sessionmaker() as session:
-                entries = await read_after(session, feed.audience, feed.cursor, up_to=target)
+            async with self.state.db.engine.connect() as connection:
+                entries = await read_after(connection, feed.audience, feed.cursor, up_to=target)
             for entry in entries:
                 await self.send_text(entry.text)
                 feed.cursor = entry.id

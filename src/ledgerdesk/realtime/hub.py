@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # Frames one connection may have waiting before it is moved back to reading for itself.
 MAX_PENDING = 1000
+# Seconds between the starts of two reads of the stream, at the least.
+READ_INTERVAL = 0.005
 # After a failed read (the database away for a moment), try again this much later.
 RETRY_SECONDS = 0.5
 
@@ -91,8 +93,8 @@ class StreamHub:
         async with self._starting:
             if self._task is not None:
                 return
-            async with self._db.sessionmaker() as session:
-                self.position = await stream_head(session)
+            async with self._db.engine.connect() as connection:
+                self.position = await stream_head(connection)
             self._task = asyncio.create_task(self._run(), name="ledgerdesk-stream-hub")
 
     def try_join(self, feed: Feed) -> bool:
@@ -129,10 +131,12 @@ class StreamHub:
 
     async def _run(self) -> None:
         me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
         while self._task is me:
             await self._wake.wait()
             self._wake.clear()
             self._reading = True
+            began = loop.time()
             try:
                 await self._read_new(me)
             except Exception:
@@ -141,11 +145,16 @@ class StreamHub:
                 self._wake.set()
             finally:
                 self._reading = False
+            # At most one read per READ_INTERVAL: under load the entries of several
+            # commits come in one read, for a few milliseconds of latency at most.
+            pause = READ_INTERVAL - (loop.time() - began)
+            if pause > 0 and self._task is me:
+                await asyncio.sleep(pause)
 
     async def _read_new(self, me: asyncio.Task[None] | None) -> None:
         while self._task is me and self.position is not None:
-            async with self._db.sessionmaker() as session:
-                rows = await read_rows(session, self.position)
+            async with self._db.engine.connect() as connection:
+                rows = await read_rows(connection, self.position)
             if self._task is not me or self.position is None:
                 return  # stopped while reading: nobody is live
             lagging: list[Feed] = []

@@ -22,6 +22,9 @@ STAGE_KEY = "realtime.stream"
 STREAM = cast(Table, StreamEvent.__table__)
 ADVISORY_LOCK_KEY = 0x6C647374  # "ldst"
 AGENTS_TOPIC = "stream:agents"
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_INSERT_ONE = insert(STREAM).returning(STREAM.c.id)
+_INSERT_MANY = insert(STREAM).returning(STREAM.c.id, sort_by_parameter_order=True)
 
 
 def customer_topic(customer_id: int) -> str:
@@ -58,17 +61,16 @@ async def _write_staged(uow: UnitOfWork) -> None:
         return
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-        )
+        await session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
     # One Core INSERT (no ORM objects: nobody reads these rows back in this transaction),
-    # which costs a fraction of a flush.
+    # which costs a fraction of a flush; the statement is built once.
     now = datetime.now(UTC)
-    inserted = await session.execute(
-        insert(STREAM).returning(STREAM.c.id, sort_by_parameter_order=True),
-        [{**row, "created_at": now} for row in rows],
-    )
-    last_id = max(inserted.scalars().all())
+    if len(rows) == 1:
+        inserted = await session.execute(_INSERT_ONE, {**rows[0], "created_at": now})
+        last_id = int(inserted.scalar_one())
+    else:
+        inserted = await session.execute(_INSERT_MANY, [{**row, "created_at": now} for row in rows])
+        last_id = max(inserted.scalars().all())
     topics = {AGENTS_TOPIC}
     topics.update(
         customer_topic(row["customer_id"])

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Text, bindparam, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import hidden_team_ids
@@ -84,15 +84,20 @@ async def audience_of(session: AsyncSession, principal: Principal) -> Audience:
     )
 
 
-async def stream_head(session: AsyncSession) -> int:
+_HEAD = select(func.coalesce(func.max(StreamEvent.id), 0))
+
+
+async def stream_head(session: AsyncSession | AsyncConnection) -> int:
     """The id of the newest entry (0 for an empty stream)."""
-    return int(
-        (await session.execute(select(func.coalesce(func.max(StreamEvent.id), 0)))).scalar_one()
-    )
+    return int((await session.execute(_HEAD)).scalar_one())
 
 
-def _rows() -> Select[Any]:
-    return select(
+# Statements are built once: building one (clauses, cache key) costs more than running
+# it on SQLite. The ids and limits are bound parameters.
+_AFTER = STREAM.c.id > bindparam("after")
+_UP_TO = STREAM.c.id <= bindparam("up_to")
+_ROWS = (
+    select(
         STREAM.c.id,
         STREAM.c.kind,
         STREAM.c.team_id,
@@ -100,21 +105,54 @@ def _rows() -> Select[Any]:
         cast(STREAM.c.data, Text),
         cast(STREAM.c.customer_data, Text),
     )
-
-
-_ROWS = _rows()
-
-
-async def read_rows(session: AsyncSession, after_id: int, limit: int = BATCH) -> list[StreamRow]:
-    """Every entry newer than ``after_id``, oldest first, with both views (the hub's read)."""
-    result = await session.execute(
-        _ROWS.where(STREAM.c.id > after_id).order_by(STREAM.c.id).limit(limit)
+    .where(_AFTER)
+    .order_by(STREAM.c.id)
+    .limit(bindparam("limit"))
+)
+_FOR_CUSTOMER = (
+    select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.customer_data, Text))
+    .where(
+        _AFTER,
+        _UP_TO,
+        STREAM.c.customer_id == bindparam("customer_id"),
+        STREAM.c.customer_data.is_not(None),
     )
+    .order_by(STREAM.c.id)
+    .limit(bindparam("limit"))
+)
+_FOR_AGENTS = (
+    select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.data, Text))
+    .where(_AFTER, _UP_TO)
+    .order_by(STREAM.c.id)
+    .limit(bindparam("limit"))
+)
+_FOR_AGENTS_HIDING = (
+    select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.data, Text))
+    .where(
+        _AFTER,
+        _UP_TO,
+        or_(
+            STREAM.c.team_id.is_(None),
+            STREAM.c.team_id.not_in(bindparam("hidden", expanding=True)),
+        ),
+    )
+    .order_by(STREAM.c.id)
+    .limit(bindparam("limit"))
+)
+# Above any id either database hands out.
+_NO_LIMIT = 2**63 - 1
+
+
+async def read_rows(
+    connection: AsyncConnection, after_id: int, limit: int = BATCH
+) -> list[StreamRow]:
+    """Every entry newer than ``after_id``, oldest first, with both views (the hub's read)."""
+    result = await connection.execute(_ROWS, {"after": after_id, "limit": limit})
     return [StreamRow(*row) for row in result.all()]
 
 
 async def read_after(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     audience: Audience,
     after_id: int,
     limit: int = BATCH,
@@ -123,24 +161,20 @@ async def read_after(
 ) -> list[StreamEntry]:
     """Entries newer than ``after_id`` (and at most ``up_to``) that this audience may see,
     oldest first."""
+    params: dict[str, Any] = {
+        "after": after_id,
+        "up_to": _NO_LIMIT if up_to is None else up_to,
+        "limit": limit,
+    }
     if audience.customer_id is not None:
-        statement = select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.customer_data, Text)).where(
-            STREAM.c.customer_id == audience.customer_id,
-            STREAM.c.customer_data.is_not(None),
-        )
+        statement = _FOR_CUSTOMER
+        params["customer_id"] = audience.customer_id
+    elif audience.hidden_team_ids:
+        statement = _FOR_AGENTS_HIDING
+        params["hidden"] = sorted(audience.hidden_team_ids)
     else:
-        statement = select(STREAM.c.id, STREAM.c.kind, cast(STREAM.c.data, Text))
-        if audience.hidden_team_ids:
-            statement = statement.where(
-                or_(
-                    STREAM.c.team_id.is_(None),
-                    STREAM.c.team_id.not_in(audience.hidden_team_ids),
-                )
-            )
-    statement = statement.where(STREAM.c.id > after_id)
-    if up_to is not None:
-        statement = statement.where(STREAM.c.id <= up_to)
-    result = await session.execute(statement.order_by(STREAM.c.id).limit(limit))
+        statement = _FOR_AGENTS
+    result = await session.execute(statement, params)
     return [
         StreamEntry(entry_id, event_frame(entry_id, kind, data_json or "{}"))
         for entry_id, kind, data_json in result.all()
