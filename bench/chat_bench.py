@@ -13,7 +13,9 @@ duplicated (delivered twice, or stored twice) must both be 0.
 
 Set-ups: "sqlite" is one process on SQLite (the embedded default); "postgres" is
 two processes on PostgreSQL with Redis, customers spread over both and the
-agent on the second.
+agent on the second. ``--agents N`` opens N-1 more agent connections (consoles)
+that receive every message too. The server CPU per message (all server
+processes, from /proc) is steadier than messages/s on a shared machine.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +50,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_bench import free_port, fresh_postgres_database, wait_until_up
+from api_bench import free_port, fresh_postgres_database, server_cpu_seconds, wait_until_up
 from machine import describe
 
 REDIS_URL = os.environ.get("LEDGERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -60,6 +63,9 @@ class Tally:
     delivered: dict[str, int] = field(default_factory=dict)  # client_id -> times seen
     latencies_ms: list[float] = field(default_factory=list)
     reconnects: int = 0
+    # Server CPU (all server processes) over the timed run, and the messages it carried.
+    server_cpu_seconds: float = float("nan")
+    timed_messages: int = 0
 
 
 async def prepare(url: str, customers: int) -> tuple[str, list[str]]:
@@ -192,12 +198,21 @@ class Customer:
 
 
 async def load(
-    ws_urls: list[str], agent_token: str, tokens: list[str], args: argparse.Namespace
+    ws_urls: list[str],
+    agent_token: str,
+    tokens: list[str],
+    args: argparse.Namespace,
+    server_cpu: Callable[[], float] = lambda: float("nan"),
 ) -> Tally:
     tally = Tally()
     stop = asyncio.Event()
     agent = Agent(ws_urls[-1], agent_token, tally)
     agent_task = asyncio.create_task(agent.run(stop))
+    # More consoles, spread over the processes; counted separately.
+    extras = [
+        Agent(ws_urls[i % len(ws_urls)], agent_token, Tally()) for i in range(args.agents - 1)
+    ]
+    extra_tasks = [asyncio.create_task(extra.run(stop)) for extra in extras]
     customers = [
         Customer(f"c{i}", ws_urls[i % len(ws_urls)], token, tally) for i, token in enumerate(tokens)
     ]
@@ -210,6 +225,7 @@ async def load(
     rng = random.Random(3)
     interval = 1.0 / args.rate
     total = int(args.rate * args.seconds)
+    cpu_before = server_cpu()
     began = time.perf_counter()
     for number in range(total):
         target = began + number * interval
@@ -240,14 +256,22 @@ async def load(
                         except ConnectionClosed:
                             await customer.reconnect()
         await asyncio.sleep(0.1)
+    # CPU per message is steadier than messages/s on a machine shared with others.
+    tally.server_cpu_seconds = server_cpu() - cpu_before
+    tally.timed_messages = total
     print(
         f"  sent {total} messages in {send_seconds:.1f} s "
         f"(asked for {args.rate}/s, achieved {total / send_seconds:.0f}/s)"
     )
+    if extras:
+        seen = [len(set(extra.tally.delivered) & tally.acked) for extra in extras]
+        print(f"  {len(extras)} more agents received {min(seen)} to {max(seen)} of the messages")
     stop.set()
-    if agent.socket is not None:
-        await agent.socket.close()
-    agent_task.cancel()
+    for listener in [agent, *extras]:
+        if listener.socket is not None:
+            await listener.socket.close()
+    for task in [agent_task, *extra_tasks]:
+        task.cancel()
     for customer in customers:
         if customer.socket is not None:
             await customer.socket.close()
@@ -287,6 +311,9 @@ def report(label: str, tally: Tally, stored: tuple[int, int]) -> None:
     )
     mean = statistics.fmean(latencies) if latencies else float("nan")
     print(f"    delivery latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms")
+    if tally.timed_messages:
+        per_message = 1000 * tally.server_cpu_seconds / tally.timed_messages
+        print(f"    server CPU {per_message:.2f} ms per message (all server processes)")
 
 
 async def run_setup(setup: str, args: argparse.Namespace) -> None:
@@ -328,7 +355,10 @@ async def run_setup(setup: str, args: argparse.Namespace) -> None:
             )
             await wait_until_up(f"http://127.0.0.1:{port}")
             urls.append(f"ws://127.0.0.1:{port}/api/v1/realtime")
-        tally = await load(urls, agent_token, tokens, args)
+        pids = [server.pid for server in servers]
+        tally = await load(
+            urls, agent_token, tokens, args, lambda: sum(server_cpu_seconds(p) for p in pids)
+        )
         report(setup, tally, await count_stored(url))
     finally:
         for server in servers:
@@ -346,6 +376,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500, help="messages per second, in total")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--reconnects", action="store_true", help="drop connections mid-run")
+    parser.add_argument("--agents", type=int, default=1, help="agent connections listening")
     args = parser.parse_args()
     print(describe())
     for setup in ["sqlite", "postgres"] if args.setup == "both" else [args.setup]:

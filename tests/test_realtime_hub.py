@@ -31,6 +31,7 @@ class Socket:
 
     def __init__(self, *, open_gate: bool = True) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.closed: tuple[int, str] | None = None
         self.gate = asyncio.Event()
         if open_gate:
             self.gate.set()
@@ -38,6 +39,9 @@ class Socket:
     async def send_text(self, text: str) -> None:
         await self.gate.wait()
         self.frames.append(json.loads(text))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
 
     @property
     def ids(self) -> list[int]:
@@ -194,3 +198,27 @@ async def test_a_lost_notification_is_made_up_by_the_next(db: Database) -> None:
         task.cancel()
         assert listener.feed is not None
         hub.leave(listener.feed)
+
+
+class _Unreachable:
+    """A database stand-in whose every read fails, as when the server is away."""
+
+    class engine:  # mimics Database.engine
+        @staticmethod
+        def connect() -> Any:
+            raise ConnectionRefusedError("database away")
+
+
+async def test_a_failed_catch_up_read_closes_the_connection_so_the_client_resumes(
+    db: Database,
+) -> None:
+    bus = MemoryEventBus()
+    hub = StreamHub(db, bus)
+    await _append(db, bus, 1)
+    behind = _connection(db, hub, AGENT, 0)
+    behind.state = SimpleNamespace(db=_Unreachable())  # type: ignore[assignment]
+    await asyncio.wait_for(behind._deliver(), 5)
+    closed = _socket(behind).closed
+    assert closed is not None and closed[0] == 1011
+    assert _socket(behind).frames == [] and hub.live == 0
+    hub.leave(Feed(AGENT, 0))  # stops the reading the catch-up started

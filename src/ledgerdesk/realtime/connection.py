@@ -26,6 +26,7 @@ from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnected
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.token_cache import ACCOUNTS_TOPIC
@@ -53,6 +54,7 @@ CLOSE_PROTOCOL = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_STALE = 4408
 CLOSE_ACCESS_CHANGED = 4409
+CLOSE_SERVER_ERROR = 1011
 
 
 class Closing(Exception):
@@ -113,7 +115,8 @@ class RealtimeConnection:
         except Closing as closing:
             with contextlib.suppress(Exception):
                 await self.websocket.close(closing.code, closing.reason)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            # The client left; a send after another task saw it go raises the latter.
             pass
 
     async def _receive_hello(self) -> frames.Hello:
@@ -202,6 +205,17 @@ class RealtimeConnection:
             await self.websocket.close(code, reason)
 
     async def _deliver(self) -> None:
+        try:
+            await self._deliver_forever()
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            pass  # the receive loop hears the close too
+        except Exception:
+            # The database away during a catch-up read, say: close, and the client
+            # resumes from its last id on the next connection; nothing is lost.
+            log.warning("real-time delivery failed; closing the connection", exc_info=True)
+            await self._close(CLOSE_SERVER_ERROR, "delivery failed; reconnect and resume")
+
+    async def _deliver_forever(self) -> None:
         feed = self.feed
         assert feed is not None
         while True:
