@@ -4,7 +4,7 @@ Rows are added last thing before the commit. On PostgreSQL a transaction-level
 advisory lock is taken first, so stream ids are handed out in commit order: a
 reader who has seen id N can never later find a committed N-1 it missed. On
 SQLite writers are already serialised. After the commit one bus notification
-("stream.appended") tells connected clients to read what is new.
+("stream.appended") tells each process's stream hub (hub.py) to read what is new.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ async def _write_staged(uow: UnitOfWork) -> None:
     else:
         inserted = await session.execute(_INSERT_MANY, [{**row, "created_at": now} for row in rows])
         last_id = max(inserted.scalars().all())
+    # Every append carries the agents' topic, which the hubs hear; the customers' topics
+    # are kept for listeners of the previous version (a rolling restart) and cost little.
     topics = {AGENTS_TOPIC}
     topics.update(
         customer_topic(row["customer_id"])

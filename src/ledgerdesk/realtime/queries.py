@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import hidden_team_ids
 from ledgerdesk.realtime.models import StreamEvent
-from ledgerdesk.realtime.outbox import AGENTS_TOPIC, STREAM, customer_topic
+from ledgerdesk.realtime.outbox import STREAM
 
 BATCH = 500
 
@@ -27,10 +27,6 @@ class Audience:
 
     customer_id: int | None
     hidden_team_ids: frozenset[int] = frozenset()
-
-    @property
-    def topic(self) -> str:
-        return AGENTS_TOPIC if self.customer_id is None else customer_topic(self.customer_id)
 
     def may_see_team(self, team_id: int | None) -> bool:
         return team_id is None or team_id not in self.hidden_team_ids
