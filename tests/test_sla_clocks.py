@@ -286,3 +286,47 @@ async def test_the_create_response_shows_the_clocks_a_later_read_shows(
     assert own.status_code == 201, own.text
     assert own.json()["sla"] == [], "customers do not see the team's targets"
     assert len(await clocks_of(world.db, own.json()["id"])) == 2
+
+
+async def test_the_create_response_follows_a_rule_that_changes_the_policy(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A rule on creation raises the priority: its clocks are retargeted to the urgent
+    policy and a clock it adds starts; the answer shows them as a later read does."""
+    await make_policy(
+        client, world.alice.headers, name="Normal", position=5, first_response_minutes=60
+    )
+    await make_policy(
+        client,
+        world.alice.headers,
+        name="Urgent",
+        position=0,
+        conditions={"priorities": ["urgent"]},
+        first_response_minutes=15,
+        resolution_minutes=120,
+    )
+    rule = await client.post(
+        f"{API}/automation/rules",
+        json={
+            "name": "everything is urgent",
+            "trigger": "conversation.created",
+            "actions": [{"type": "set_priority", "priority": "urgent"}],
+        },
+        headers=world.alice.headers,
+    )
+    assert rule.status_code == 201, rule.text
+    answered = await client.post(
+        f"{API}/conversations",
+        json={"customer": {"id": (await world.make_customer("Eve")).id}, "body": "Help"},
+        headers=world.bob.headers,
+    )
+    assert answered.status_code == 201, answered.text
+    assert answered.json()["priority"] == "urgent"
+    shown = (
+        await client.get(f"{API}/conversations/{answered.json()['id']}", headers=world.bob.headers)
+    ).json()
+    assert [(c["metric"], c["policy_name"]) for c in shown["sla"]] == [
+        ("first_response", "Urgent"),
+        ("resolution", "Urgent"),
+    ]
+    assert answered.json()["sla"] == shown["sla"]

@@ -44,20 +44,29 @@ RUNNING_STATUSES = frozenset({Status.NEW, Status.OPEN})
 
 # Hooks called by conversations/actions.py -----------------------------------------
 
-# The clocks a new conversation started in this unit of work, with their policy's name:
-# the API answers with them without reading them back (new_conversation_clocks).
+# The clocks started in this unit of work, and the names of the policies it gave clocks
+# to: the API answers a new conversation with them without reading them back
+# (new_conversation_clocks). A rule run on creation may change the priority, and so the
+# policy (``_reselect``: clocks retargeted, cancelled or started), hence names by id.
 STARTED_CLOCKS = "sla.started_clocks"
+POLICY_NAMES = "sla.policy_names"
+_METRIC_ORDER: dict[str, int] = {"first_response": 0, "next_response": 1, "resolution": 2}
 
 
 def new_conversation_clocks(
     uow: UnitOfWork, principal: Principal, conversation_id: int
 ) -> Callable[[], list[SlaClockOut]]:
-    """The clocks ``do_sla_on_created`` started, as ``sla_for`` would read them after the
-    commit (call the result then: the clocks get their ids when they are written)."""
+    """The clocks a conversation created in this unit of work has, as ``sla_for`` would
+    read them after the commit (call the result then: the clocks get their ids when they
+    are written). A new conversation has no clocks but those started here."""
+    names = dict(uow.staged(POLICY_NAMES))
+    latest: dict[str, ConversationSla] = {}  # the latest clock of each metric, as sla_states
+    for clock in uow.staged(STARTED_CLOCKS):
+        if clock.conversation_id == conversation_id:
+            latest[clock.metric] = clock
     started = [
-        (clock, name)
-        for clock, name in uow.staged(STARTED_CLOCKS)
-        if clock.conversation_id == conversation_id
+        (clock, names.get(clock.policy_id, ""))
+        for _metric, clock in sorted(latest.items(), key=lambda i: _METRIC_ORDER.get(i[0], 9))
     ]
 
     def clocks_out() -> list[SlaClockOut]:
@@ -91,11 +100,8 @@ async def do_sla_on_created(uow: UnitOfWork, conversation: Conversation) -> None
     if policy is None:
         return
     calendar = await _calendar(uow, config, policy)
-    started = uow.staged(STARTED_CLOCKS)
     for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
-        clock = _start(uow, conversation, policy, calendar, metric, conversation.created_at)
-        if clock is not None:
-            started.append((clock, policy.name))
+        _start(uow, conversation, policy, calendar, metric, conversation.created_at)
 
 
 async def do_sla_on_message(uow: UnitOfWork, conversation: Conversation, message: Message) -> None:
@@ -238,6 +244,8 @@ def _start(
         warn_share=policy.warn_share,
     )
     uow.session.add(clock)
+    uow.staged(STARTED_CLOCKS).append(clock)
+    uow.staged(POLICY_NAMES).append((policy.id, policy.name))
     return clock
 
 
@@ -294,6 +302,7 @@ async def _reselect(uow: UnitOfWork, conversation: Conversation) -> None:
     if found and all(clock.policy_id == policy.id for clock in found):
         return
     calendar = await _calendar(uow, config, policy)
+    uow.staged(POLICY_NAMES).append((policy.id, policy.name))  # clocks retargeted to it
     running = set()
     for clock in found:
         metric = Metric(clock.metric)
