@@ -200,6 +200,53 @@ async def test_a_lost_notification_is_made_up_by_the_next(db: Database) -> None:
         hub.leave(listener.feed)
 
 
+async def test_a_lost_notification_with_nothing_after_it_is_read_within_the_poll(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis reconnecting can lose the last notification of a quiet moment."""
+    monkeypatch.setattr(hub_module, "POLL_SECONDS", 0.2)
+    bus = MemoryEventBus()
+    hub = StreamHub(db, bus)
+    listener = _connection(db, hub, AGENT, 0)
+    task = asyncio.create_task(listener._deliver())
+    try:
+        await _until(lambda: hub.live == 1)
+        quiet = await _append(db, None, 1)  # its notification never arrives, nor any other
+        await _until(lambda: len(_socket(listener).frames) == 1, seconds=3.0)
+        assert _socket(listener).ids == [quiet]
+    finally:
+        task.cancel()
+        assert listener.feed is not None
+        hub.leave(listener.feed)
+
+
+class _SlowToSubscribe(MemoryEventBus):
+    """A bus whose subscription is confirmed only when ``confirmed`` is set, as Redis's
+    takes a round trip; the hub must not read the stream's head before that."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.confirmed = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.confirmed.wait()
+
+
+async def test_the_hub_reads_the_head_only_once_the_bus_hears_other_processes(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "POLL_SECONDS", 3600.0)  # no poll to hide a miss
+    bus = _SlowToSubscribe()
+    hub = StreamHub(db, bus)
+    starting = asyncio.create_task(hub.start())
+    await asyncio.sleep(0.05)
+    assert not starting.done() and hub.position is None, "waits for the subscription"
+    bus.confirmed.set()
+    await asyncio.wait_for(starting, 5)
+    assert hub.position is not None
+    hub._stop()
+
+
 class _Unreachable:
     """A database stand-in whose every read fails, as when the server is away."""
 

@@ -24,7 +24,11 @@ Exactly once, in order, is kept by positions:
 
 The hub hears ``stream.appended`` through a bus listener (every append carries the
 agents' topic), from this process or, with Redis, any other. Its reading task runs
-while connections are live and stops with the last one.
+while connections are live and stops with the last one. With Redis it starts only
+once the listener's subscription is confirmed, then reads the stream's head: an
+append committed after that read is always heard. A notification lost anyway (Redis
+reconnecting) costs at most ``POLL_SECONDS``: the hub also reads when it has heard
+nothing for that long.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ MAX_PENDING = 1000
 READ_INTERVAL = 0.005
 # After a failed read (the database away for a moment), try again this much later.
 RETRY_SECONDS = 0.5
+# With nothing heard for this long, read anyway (a lost notification).
+POLL_SECONDS = 2.0
+# How long the first connection waits for the bus to confirm its subscription.
+SUBSCRIBE_TIMEOUT = 5.0
 
 
 class Feed:
@@ -78,6 +86,7 @@ class StreamHub:
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
         self._reading = False
+        self._bus = bus
         bus.add_listener({AGENTS_TOPIC}, self._heard)
 
     # Joining and leaving -------------------------------------------------------------
@@ -93,6 +102,7 @@ class StreamHub:
         async with self._starting:
             if self._task is not None:
                 return
+            await self._listening()
             async with self._db.engine.connect() as connection:
                 self.position = await stream_head(connection)
             self._task = asyncio.create_task(self._run(), name="ledgerdesk-stream-hub")
@@ -119,6 +129,23 @@ class StreamHub:
         if task is not None and not self._reading:
             task.cancel()  # waiting for a notification; a read in progress finishes first
 
+    async def _listening(self) -> None:
+        """Wait until the bus delivers other processes' notifications (Redis: the
+        subscription is confirmed); a head read before that could miss an append."""
+        start = getattr(self._bus, "start", None)
+        if start is None:
+            return  # in-process bus: listeners hear every publish at once
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await start()
+        except TimeoutError:
+            log.warning(
+                "the event bus did not confirm its subscription within %.0f s; the "
+                "real-time stream is read every %.0f s until it does",
+                SUBSCRIBE_TIMEOUT,
+                POLL_SECONDS,
+            )
+
     # Reading ----------------------------------------------------------------------
 
     def _heard(self, event: Event) -> None:
@@ -133,7 +160,11 @@ class StreamHub:
         me = asyncio.current_task()
         loop = asyncio.get_running_loop()
         while self._task is me:
-            await self._wake.wait()
+            try:
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass  # nothing heard for a while: read anyway, a notification may be lost
             self._wake.clear()
             self._reading = True
             began = loop.time()
