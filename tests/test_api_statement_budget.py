@@ -12,9 +12,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 
+from ledgerdesk.automation import queries as automation_queries
 from ledgerdesk.db.engine import Database
+from ledgerdesk.safety import keyring
+from ledgerdesk.sla import cache as sla_cache
 from tests.api_support import API
 from tests.conftest import World
 
@@ -36,6 +40,15 @@ def _statements(db: Database) -> Iterator[list[str]]:
 
 def _without_transaction_control(seen: list[str]) -> list[str]:
     return [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"))]
+
+
+@pytest.fixture(autouse=True)
+def _caches_trusted_for_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caches' version checks are trusted for a second or two; on a loaded machine
+    the test can take longer than that between warm-up and measure."""
+    monkeypatch.setattr(automation_queries, "RECHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(sla_cache, "RECHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(keyring, "ACTIVE_RECHECK_SECONDS", 3600.0)
 
 
 async def test_creating_a_conversation_and_replying_stay_within_their_statement_budgets(

@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.models import Team
@@ -194,12 +194,17 @@ async def list_events(
     return list(result.scalars())
 
 
+# Built once: every web chat send and every ingested email asks.
+_MESSAGE_BY_CHANNEL_ID = select(Message).where(
+    Message.channel == bindparam("channel"),
+    Message.channel_message_id == bindparam("channel_message_id"),
+)
+
+
 async def find_message_by_channel_id(
     session: AsyncSession, channel: str, channel_message_id: str
 ) -> Message | None:
     result = await session.execute(
-        select(Message).where(
-            Message.channel == channel, Message.channel_message_id == channel_message_id
-        )
+        _MESSAGE_BY_CHANNEL_ID, {"channel": channel, "channel_message_id": channel_message_id}
     )
     return result.scalar_one_or_none()
