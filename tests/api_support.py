@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ledgerdesk.db.engine import Database
 
@@ -32,3 +34,19 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> dict[str
 async def count(db: Database, model: Any, *where: Any) -> int:
     async with db.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Every SQL statement the database runs inside the block, whitespace folded."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(" ".join(str(args[2]).split()))
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

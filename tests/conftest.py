@@ -151,6 +151,14 @@ def app(settings: Settings, db: Database, bus: MemoryEventBus):  # type: ignore[
 
 
 @pytest.fixture
+async def elsewhere(database_url: str) -> AsyncIterator[Database]:
+    """Another engine on the same database: stands for another process."""
+    other = Database(database_url)
+    yield other
+    await other.dispose()
+
+
+@pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

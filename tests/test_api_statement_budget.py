@@ -7,35 +7,15 @@ The budgets are today's counts; raise one only for a statement the request needs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import httpx
 import pytest
-from sqlalchemy import event
 
 from ledgerdesk.automation import queries as automation_queries
 from ledgerdesk.db.engine import Database
 from ledgerdesk.safety import keyring
 from ledgerdesk.sla import cache as sla_cache
-from tests.api_support import API
+from tests.api_support import API, statements
 from tests.conftest import World
-
-
-@contextmanager
-def _statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement.split(None, 3)[0].upper() + " " + statement[:90])
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def _without_transaction_control(seen: list[str]) -> list[str]:
@@ -69,14 +49,14 @@ async def test_creating_a_conversation_and_replying_stay_within_their_statement_
 
     # PostgreSQL adds the outbox's advisory lock, taken before the stream entry.
     lock = 1 if db.engine.dialect.name == "postgresql" else 0
-    with _statements(db) as seen:
+    with statements(db) as seen:
         created = await client.post(f"{API}/conversations", json=body, headers=world.bob.headers)
     assert created.status_code == 201, created.text
     create_statements = _without_transaction_control(seen)
     # customer, conversation, event, tag, message, stream entry
     assert len(create_statements) <= 6 + lock, "\n".join(create_statements)
 
-    with _statements(db) as seen:
+    with statements(db) as seen:
         reply = await client.post(
             f"{API}/conversations/{created.json()['id']}/messages",
             json={"body": "We are checking the transaction now."},

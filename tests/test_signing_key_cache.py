@@ -4,14 +4,13 @@ and a newer key made elsewhere takes over after the recheck."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, insert, update
+from sqlalchemy import insert, update
 
 from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.db.engine import Database
@@ -24,7 +23,7 @@ from ledgerdesk.safety.signing import (
     signed_block,
 )
 from ledgerdesk.settings import Settings
-from tests.api_support import API, bearer
+from tests.api_support import API, bearer, statements
 from tests.conftest import World
 
 BODY = "Your deposit is credited. We never ask for your seed phrase."
@@ -40,29 +39,6 @@ def trusted() -> Iterator[None]:
     yield
     keyring.ACTIVE_RECHECK_SECONDS = saved
     keyring.forget_active_keys()
-
-
-@pytest.fixture
-async def elsewhere(database_url: str) -> AsyncIterator[Database]:
-    """Another engine on the same database: stands for another process."""
-    other = Database(database_url)
-    yield other
-    await other.dispose()
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(" ".join(str(args[2]).split()))
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def _conversation(client: httpx.AsyncClient, world: World) -> int:

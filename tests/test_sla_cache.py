@@ -6,14 +6,12 @@ after the recheck interval."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, insert, update
+from sqlalchemy import insert, update
 
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
@@ -23,7 +21,7 @@ from ledgerdesk.sla.actions import do_save_policy
 from ledgerdesk.sla.calendar import BusinessCalendar, add_business_time
 from ledgerdesk.sla.models import ConversationSla, SlaPolicy
 from ledgerdesk.sla.schemas import PolicyIn
-from tests.api_support import API
+from tests.api_support import API, statements
 from tests.conftest import World
 from tests.sla_support import clock, clocks_of, make_policy
 
@@ -40,29 +38,6 @@ def trusted() -> Iterator[None]:
     yield
     cache.RECHECK_SECONDS = saved
     cache.forget_sla_config()
-
-
-@pytest.fixture
-async def elsewhere(database_url: str) -> AsyncIterator[Database]:
-    """Another engine on the same database: stands for another process."""
-    other = Database(database_url)
-    yield other
-    await other.dispose()
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: Any) -> None:
-        seen.append(" ".join(str(args[2]).split()))
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _config_reads(seen: list[str]) -> list[str]:
