@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, select, update
 
 from ledgerdesk.automation import queries
 from ledgerdesk.automation.actions import do_save_rule
@@ -29,6 +29,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import MemoryEventBus
 from tests.api_support import count
+from tests.api_support import statements as recorded_statements
 from tests.automation_support import make_rule, open_conversation
 from tests.conftest import World
 
@@ -164,15 +165,8 @@ async def test_saving_a_rule_or_a_webhook_is_announced_after_the_commit(
 
 @pytest.fixture
 def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with recorded_statements(db) as seen:
+        yield seen
 
 
 async def test_a_message_no_rule_can_match_costs_no_query_and_the_tier_is_read_on_demand(
