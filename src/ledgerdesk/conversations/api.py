@@ -37,7 +37,7 @@ from ledgerdesk.customers.models import Customer, IdentityKind
 from ledgerdesk.customers.queries import access_customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
-from ledgerdesk.server.deps import Actor, ReadSession, Uow
+from ledgerdesk.server.deps import Actor, ReadSession, State, Uow, unit_of_work
 from ledgerdesk.server.types import DbId, PathId, Tag
 from ledgerdesk.sla.actions import new_conversation_clocks
 from ledgerdesk.sla.queries import sla_for
@@ -72,9 +72,16 @@ async def _customer_for_new_conversation(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationOut)
 async def create_conversation(
-    payload: ConversationCreate, actor: Actor, uow: Uow, response: Response
+    payload: ConversationCreate, actor: Actor, state: State, response: Response
 ) -> ConversationOut:
     """Open a conversation with its first customer message. Idempotent per channel_message_id."""
+    async with unit_of_work(state) as uow:
+        return await _create_conversation(uow, payload, actor, response)
+
+
+async def _create_conversation(
+    uow: UnitOfWork, payload: ConversationCreate, actor: Principal, response: Response
+) -> ConversationOut:
     customer = await _customer_for_new_conversation(uow, actor, payload)
     conversation, created = await do_create_conversation(
         uow,
@@ -188,23 +195,24 @@ async def update_conversation(
     "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageOut
 )
 async def post_message(
-    conversation_id: PathId, payload: MessageCreate, actor: Actor, uow: Uow, response: Response
+    conversation_id: PathId, payload: MessageCreate, actor: Actor, state: State, response: Response
 ) -> MessageOut:
     """A public reply (``internal: false``) or an internal note.
 
     Idempotent per channel_message_id: a resend returns the stored message with 200.
     """
-    conversation = await access_conversation(uow.session, actor, conversation_id, write=True)
-    message, created = await do_add_message(
-        uow,
-        actor=actor,
-        conversation=conversation,
-        body=payload.body,
-        internal=payload.internal,
-        channel_message_id=payload.channel_message_id,
-        attachments=[a.model_dump() for a in payload.attachments],
-    )
-    await uow.commit()
+    async with unit_of_work(state) as uow:
+        conversation = await access_conversation(uow.session, actor, conversation_id, write=True)
+        message, created = await do_add_message(
+            uow,
+            actor=actor,
+            conversation=conversation,
+            body=payload.body,
+            internal=payload.internal,
+            channel_message_id=payload.channel_message_id,
+            attachments=[a.model_dump() for a in payload.attachments],
+        )
+        await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
     return MessageOut.of(message)

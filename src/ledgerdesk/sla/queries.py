@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
@@ -49,13 +49,23 @@ async def get_policy(session: AsyncSession, policy_id: int) -> SlaPolicy:
     return row
 
 
+# Built once (every reply and status change asks; building cost as much as running).
+_CLOCKS_OF = (
+    select(ConversationSla)
+    .where(ConversationSla.conversation_id == bindparam("conversation_id"))
+    .order_by(ConversationSla.id)
+)
+_STATES_OF = (
+    select(ConversationSla, SlaPolicy.name)
+    .join(SlaPolicy, SlaPolicy.id == ConversationSla.policy_id)
+    .where(ConversationSla.conversation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ConversationSla.id)
+)
+
+
 async def open_clocks(session: AsyncSession, conversation_id: int) -> list[ConversationSla]:
     """Clocks not stopped yet, plus the last stopped resolution clock (a reopen resumes it)."""
-    found = await session.execute(
-        select(ConversationSla)
-        .where(ConversationSla.conversation_id == conversation_id)
-        .order_by(ConversationSla.id)
-    )
+    found = await session.execute(_CLOCKS_OF, {"conversation_id": conversation_id})
     rows = list(found.scalars())
     unstopped = [row for row in rows if row.stopped_at is None]
     resolution = [row for row in rows if row.metric == "resolution"]
@@ -81,12 +91,7 @@ async def sla_states(
     result: dict[int, list[SlaClockOut]] = defaultdict(list)
     if not conversation_ids:
         return result
-    found = await session.execute(
-        select(ConversationSla, SlaPolicy.name)
-        .join(SlaPolicy, SlaPolicy.id == ConversationSla.policy_id)
-        .where(ConversationSla.conversation_id.in_(conversation_ids))
-        .order_by(ConversationSla.id)
-    )
+    found = await session.execute(_STATES_OF, {"ids": list(conversation_ids)})
     latest: dict[tuple[int, str], tuple[ConversationSla, str]] = {}
     for clock, policy_name in found.all():
         latest[(clock.conversation_id, clock.metric)] = (clock, policy_name)
