@@ -34,8 +34,8 @@ from ledgerdesk.sla import clocks
 from ledgerdesk.sla.cache import PolicyData, SlaConfig, sla_config, sla_config_changing
 from ledgerdesk.sla.calendar import BusinessCalendar
 from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
-from ledgerdesk.sla.policy import Metric, Subject, clock_state, select_policy, target_minutes
-from ledgerdesk.sla.queries import open_clocks
+from ledgerdesk.sla.policy import Metric, Subject, select_policy, target_minutes
+from ledgerdesk.sla.queries import clocks_out, open_clocks
 from ledgerdesk.sla.schemas import CalendarIn, PolicyIn, SlaClockOut
 
 PAUSED_STATUSES = frozenset({Status.PENDING, Status.ON_HOLD})
@@ -50,7 +50,6 @@ RUNNING_STATUSES = frozenset({Status.NEW, Status.OPEN})
 # policy (``_reselect``: clocks retargeted, cancelled or started), hence names by id.
 STARTED_CLOCKS = "sla.started_clocks"
 POLICY_NAMES = "sla.policy_names"
-_METRIC_ORDER: dict[str, int] = {"first_response": 0, "next_response": 1, "resolution": 2}
 
 
 def new_conversation_clocks(
@@ -60,37 +59,18 @@ def new_conversation_clocks(
     read them after the commit (call the result then: the clocks get their ids when they
     are written). A new conversation has no clocks but those started here."""
     names = dict(uow.staged(POLICY_NAMES))
-    latest: dict[str, ConversationSla] = {}  # the latest clock of each metric, as sla_states
-    for clock in uow.staged(STARTED_CLOCKS):
-        if clock.conversation_id == conversation_id:
-            latest[clock.metric] = clock
     started = [
         (clock, names.get(clock.policy_id, ""))
-        for _metric, clock in sorted(latest.items(), key=lambda i: _METRIC_ORDER.get(i[0], 9))
+        for clock in uow.staged(STARTED_CLOCKS)
+        if clock.conversation_id == conversation_id
     ]
 
-    def clocks_out() -> list[SlaClockOut]:
+    def listed() -> list[SlaClockOut]:
         if principal.is_customer:
             return []
-        now = datetime.now(UTC)
-        return [
-            SlaClockOut.of(
-                clock,
-                name,
-                clock_state(
-                    now=now,
-                    due_at=clock.due_at,
-                    warn_at=clock.warn_at,
-                    paused_at=clock.paused_at,
-                    breached_at=clock.breached_at,
-                    stopped_at=clock.stopped_at,
-                    met=clock.met,
-                ),
-            )
-            for clock, name in started
-        ]
+        return clocks_out(started, datetime.now(UTC)).get(conversation_id, [])
 
-    return clocks_out
+    return listed
 
 
 async def do_sla_on_created(uow: UnitOfWork, conversation: Conversation) -> None:

@@ -7,7 +7,7 @@ configuration (cache.py), which changes a few times a year.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
@@ -87,17 +87,26 @@ async def sla_states(
     session: AsyncSession, conversation_ids: Sequence[int], now: datetime | None = None
 ) -> dict[int, list[SlaClockOut]]:
     """Each conversation's current clocks (running ones, and the latest verdict per metric)."""
-    now = now or datetime.now(UTC)
-    result: dict[int, list[SlaClockOut]] = defaultdict(list)
     if not conversation_ids:
-        return result
+        return defaultdict(list)
     found = await session.execute(_STATES_OF, {"ids": list(conversation_ids)})
+    return clocks_out(found.all(), now or datetime.now(UTC))
+
+
+_METRIC_ORDER = {"first_response": 0, "next_response": 1, "resolution": 2}
+
+
+def clocks_out(
+    rows: Iterable[tuple[ConversationSla, str]], now: datetime
+) -> dict[int, list[SlaClockOut]]:
+    """Clocks (oldest first, each with its policy's name) as the API shows them: the
+    latest clock of each metric per conversation, in metric order, with its state."""
     latest: dict[tuple[int, str], tuple[ConversationSla, str]] = {}
-    for clock, policy_name in found.all():
+    for clock, policy_name in rows:
         latest[(clock.conversation_id, clock.metric)] = (clock, policy_name)
-    order = {"first_response": 0, "next_response": 1, "resolution": 2}
+    result: dict[int, list[SlaClockOut]] = defaultdict(list)
     for (conversation_id, _metric), (clock, policy_name) in sorted(
-        latest.items(), key=lambda item: (item[0][0], order.get(item[0][1], 9))
+        latest.items(), key=lambda item: (item[0][0], _METRIC_ORDER.get(item[0][1], 9))
     ):
         state = clock_state(
             now=now,
