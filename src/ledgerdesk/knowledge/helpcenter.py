@@ -25,7 +25,6 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ledgerdesk.accounts.ratelimit import RateLimiter, RateLimits
-from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, PermissionDenied, RateLimited
 from ledgerdesk.knowledge.actions import do_vote
 from ledgerdesk.knowledge.locales import (
@@ -48,7 +47,7 @@ from ledgerdesk.knowledge.queries import (
 )
 from ledgerdesk.knowledge.rendering import render_markdown
 from ledgerdesk.knowledge.search import search_articles
-from ledgerdesk.server.deps import ReadSession, State, client_ip
+from ledgerdesk.server.deps import ReadSession, State, client_ip, unit_of_work
 from ledgerdesk.web import i18n, links
 from ledgerdesk.web.rendering import link_policy, render
 
@@ -255,8 +254,8 @@ async def vote(
     token = request.cookies.get(VISITOR_COOKIE, "")
     if not (16 <= len(token) <= 64) or not token.replace("-", "").replace("_", "").isalnum():
         token = secrets.token_urlsafe(18)
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
-        shown = await published_article(session, slug[:120], locale)
+    async with unit_of_work(state) as uow:
+        shown = await published_article(uow.session, slug[:120], locale)
         await do_vote(
             uow,
             article=shown.article,

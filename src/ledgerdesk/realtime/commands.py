@@ -10,10 +10,10 @@ from ledgerdesk.channels.webchat.queries import inbox_of_token, visitor_attachme
 from ledgerdesk.conversations.actions import do_add_message, do_create_conversation
 from ledgerdesk.conversations.queries import access_conversation, find_message_by_channel_id
 from ledgerdesk.customers.queries import access_customer
-from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime.frames import Send, Typing
+from ledgerdesk.server.deps import unit_of_work
 from ledgerdesk.server.state import AppState
 
 CHANNEL = "webchat"
@@ -57,7 +57,7 @@ async def handle_send(state: AppState, principal: Principal, frame: Send) -> dic
         if refusal is not None:
             return refusal
     attachments = [a.model_dump() for a in frame.attachments]
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         if principal.customer_id is not None and attachments:
             attachments = await visitor_attachments(uow.session, principal.customer_id, attachments)
         if frame.conversation_id is None:

@@ -63,7 +63,6 @@ from ledgerdesk.channels.webchat.schemas import (
 from ledgerdesk.channels.webchat.texts import MAX_MESSAGE_CHARS, greeting_for, texts_for
 from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.conversations.queries import access_conversation
-from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput, LedgerdeskError, NotFound, PermissionDenied
 from ledgerdesk.feedback.actions import do_answer_survey, survey_stream_data
 from ledgerdesk.feedback.queries import access_customer_survey, open_surveys_of_customer
@@ -76,6 +75,7 @@ from ledgerdesk.server.deps import (
     Uow,
     client_ip,
     resolve_principal,
+    unit_of_work,
 )
 from ledgerdesk.server.state import AppState
 from ledgerdesk.server.types import PathId
@@ -157,7 +157,7 @@ async def start_session(payload: SessionRequest, request: Request, state: State)
         raise _refuse_origin(origin)
     await state.webchat.sessions.check(_visitor_key(payload, inbox), client_ip(request))
     now = state.webchat.clock()
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         started = await do_start_widget_session(
             uow,
             box=state.box,
@@ -268,7 +268,7 @@ async def upload_attachment(request: Request, state: State) -> AttachmentOut:
         )
     name = clean_filename(filename, content_type)
     sha256 = await state.webchat.store.put(data)
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         await do_record_attachment(
             uow,
             customer_id=principal.customer_id,
@@ -324,7 +324,7 @@ async def leave_email(payload: EmailRequest, request: Request, state: State) -> 
     async with state.db.sessionmaker() as session:
         await _check_token_origin(request, session, principal)
     await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         email, conversation = await do_leave_email(
             uow,
             principal=principal,
@@ -351,7 +351,7 @@ async def assistant_feedback(
     if principal.customer_id is None:
         raise PermissionDenied("only a visitor's token may answer the assistant")
     await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         conversation = await access_conversation(
             uow.session, principal, payload.conversation_id, write=True
         )
@@ -382,7 +382,7 @@ async def answer_survey(payload: WidgetSurveyAnswerIn, request: Request, state: 
     if principal.customer_id is None:
         raise PermissionDenied("only a visitor's token may answer a survey here")
     await state.webchat.sends.check(f"customer:{principal.customer_id}", client_ip(request))
-    async with state.db.writer() as session, UnitOfWork(session, state.bus) as uow:
+    async with unit_of_work(state) as uow:
         conversation = await access_conversation(
             uow.session, principal, payload.conversation_id, write=True
         )
