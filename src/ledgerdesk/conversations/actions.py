@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.accounts.models import Agent, Team, TeamMembership
@@ -40,6 +40,7 @@ from ledgerdesk.conversations.status import (
     status_after_customer_message,
 )
 from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.persist import insert_now
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
 from ledgerdesk.feedback.actions import note_status_change
@@ -54,6 +55,7 @@ from ledgerdesk.safety.guard import GuardedText, customer_notice, guard_text
 from ledgerdesk.safety.queries import code_for_customer_copy
 from ledgerdesk.sla.actions import do_sla_on_created, do_sla_on_message, do_sla_on_update
 
+_INSERT_TAGS = insert(ConversationTag)
 CHANNELS = ("webchat", "email", "telegram", "discord", "api")
 MAX_TAGS = 50
 
@@ -88,6 +90,19 @@ def normalise_tags(tags: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def _event(
+    conversation: Conversation, author: Author, kind: str, data: dict[str, Any]
+) -> ConversationEvent:
+    return ConversationEvent(
+        conversation_id=conversation.id,
+        kind=kind,
+        actor_kind=author.kind,
+        actor_agent_id=author.agent_id,
+        actor_customer_id=author.customer_id,
+        data=data,
+    )
+
+
 def _record(
     uow: UnitOfWork,
     conversation: Conversation,
@@ -95,16 +110,7 @@ def _record(
     kind: str,
     data: dict[str, Any],
 ) -> None:
-    uow.session.add(
-        ConversationEvent(
-            conversation_id=conversation.id,
-            kind=kind,
-            actor_kind=author.kind,
-            actor_agent_id=author.agent_id,
-            actor_customer_id=author.customer_id,
-            data=data,
-        )
-    )
+    uow.session.add(_event(conversation, author, kind, data))
 
 
 def _announce(
@@ -339,29 +345,23 @@ async def do_create_conversation(
     author = _author_of(actor, customer)
 
     async def insert() -> None:
-        uow.session.add(conversation)
-        await uow.session.flush()
+        # Core INSERTs, not a flush: a flush's bookkeeping cost more than these rows.
+        await insert_now(uow.session, conversation)
         message.conversation_id = conversation.id
-        uow.session.add(message)
-        uow.session.add_all(
-            ConversationTag(conversation_id=conversation.id, tag=tag) for tag in clean_tags
-        )
-        # The history's first row goes in the same flush as the message and the tags.
-        _record(
-            uow,
-            conversation,
-            author,
-            "created",
-            {
-                "status": conversation.status,
-                "priority": priority,
-                "channel": channel,
-                "team_id": team_id,
-                "assignee_id": assignee_id,
-                "tags": clean_tags,
-            },
-        )
-        await uow.session.flush()
+        await insert_now(uow.session, message)
+        if clean_tags:
+            await uow.session.execute(
+                _INSERT_TAGS, [{"conversation_id": conversation.id, "tag": t} for t in clean_tags]
+            )
+        created = {
+            "status": conversation.status,
+            "priority": priority,
+            "channel": channel,
+            "team_id": team_id,
+            "assignee_id": assignee_id,
+            "tags": clean_tags,
+        }
+        await insert_now(uow.session, _event(conversation, author, "created", created))
 
     if channel_message_id is None or not _races_on_insert(uow):
         await insert()
@@ -465,8 +465,7 @@ async def do_add_message(
     if channel_message_id is not None and _races_on_insert(uow):
         try:
             async with uow.session.begin_nested():
-                uow.session.add(message)
-                await uow.session.flush()
+                await insert_now(uow.session, message)
         except IntegrityError:
             existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
             if existing is None:
@@ -474,7 +473,7 @@ async def do_add_message(
             _check_replayed_message(existing, conversation, internal)
             return existing, False
     else:
-        uow.session.add(message)  # flushed below, with the conversation's changes
+        await insert_now(uow.session, message)
     conversation.message_count += 1
     conversation.updated_at = now
     if not internal:
@@ -492,7 +491,7 @@ async def do_add_message(
             )
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
-    # One flush: the message, the conversation's counters and status, its history row.
+    # One flush: the conversation's counters and status, its history row.
     await uow.session.flush()
     await do_sla_on_message(uow, conversation, message)
     # Safety (safety/actions.py, safety/queries.py): sign a platform-written public reply;

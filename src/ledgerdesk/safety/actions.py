@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import CursorResult, Table, exists, select, update
+from sqlalchemy import CursorResult, Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledgerdesk.accounts.models import Agent
@@ -221,23 +221,30 @@ async def _signing_key(uow: UnitOfWork, box: SecretBox) -> tuple[str, Ed25519Pri
     return row.key_id, private, False
 
 
+def _signature_updates() -> tuple[Update, Update]:
+    """The signature UPDATE, plain and guarded by "its key is not retired"; built once."""
+    table = cast(Table, Message.__table__)
+    keys = cast(Table, SigningKey.__table__)
+    plain = (
+        update(table)
+        .where(table.c.id == bindparam("message_id"))
+        .values(signature=bindparam("token"), signing_key_id=bindparam("key_id"))
+    )
+    unretired = exists().where(keys.c.key_id == bindparam("key_id"), keys.c.retired_at.is_(None))
+    return plain, plain.where(unretired)
+
+
+_UPDATE_SIGNATURE, _UPDATE_SIGNATURE_WHILE_UNRETIRED = _signature_updates()
+
+
 async def _store_signature(
     uow: UnitOfWork, message: Message, signature: Signature, *, while_unretired: bool
 ) -> bool:
     """Write the signature on the stored message; with ``while_unretired`` only if its
     key is not retired (False when it is: a rotation since the key was cached)."""
-    table = cast(Table, Message.__table__)
-    statement = (
-        update(table)
-        .where(table.c.id == message.id)
-        .values(signature=signature.token, signing_key_id=signature.key_id)
-    )
-    if while_unretired:
-        keys = SigningKey.__table__
-        statement = statement.where(
-            exists().where(keys.c.key_id == signature.key_id, keys.c.retired_at.is_(None))
-        )
-    result = cast(CursorResult[Any], await uow.session.execute(statement))
+    statement = _UPDATE_SIGNATURE_WHILE_UNRETIRED if while_unretired else _UPDATE_SIGNATURE
+    parameters = {"message_id": message.id, "token": signature.token, "key_id": signature.key_id}
+    result = cast(CursorResult[Any], await uow.session.execute(statement, parameters))
     if result.rowcount == 0:
         return False
     # The row has them now; the session must not write them again.

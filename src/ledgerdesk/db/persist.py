@@ -1,0 +1,95 @@
+"""Store a new ORM object with one Core INSERT instead of a unit-of-work flush.
+
+A flush sorts the session's pending objects, plans a batch per mapper, post-fetches
+defaults and registers each object; for one or two rows on a hot path (a conversation
+and its first message, a reply) that bookkeeping costs several times the statement.
+``insert_now`` fills the column defaults itself, runs the INSERT (built once per
+class), sets the new primary key and adds the object to the session as persistent,
+so later changes to it are flushed as UPDATEs like any loaded object's.
+
+Only for mapped classes whose columns all have Python-side defaults (or none) and no
+relationships to cascade: everything this module writes is then known without
+reading it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Insert, Table, insert, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.sql.schema import ColumnDefault
+
+
+@dataclass(frozen=True)
+class _Plan:
+    statement: Insert
+    # (attribute name, column name, Python-side default or None)
+    columns: tuple[tuple[str, str, ColumnDefault | None], ...]
+    autoincrement: str | None  # the column the database numbers, if any
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan_for(cls: type) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is not None:
+        return plan
+    mapper: Mapper[Any] = inspect(cls)
+    if mapper.relationships:
+        raise TypeError(f"{cls.__name__} has relationships; add it to the session instead")
+    table = cast(Table, mapper.local_table)
+    columns: list[tuple[str, str, ColumnDefault | None]] = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.server_default is not None:
+            raise TypeError(f"{cls.__name__}.{prop.key} has a server default; flush instead")
+        default = column.default if isinstance(column.default, ColumnDefault) else None
+        columns.append((prop.key, column.key, default))
+    numbered = table.autoincrement_column
+    autoincrement = None
+    if numbered is not None:
+        autoincrement = numbered.key
+        if mapper.get_property_by_column(numbered).key != autoincrement:
+            raise TypeError(f"{cls.__name__}'s numbered column is mapped under another name")
+    plan = _Plan(insert(table), tuple(columns), autoincrement)
+    _PLANS[cls] = plan
+    return plan
+
+
+def _default_value(default: ColumnDefault | None) -> Any:
+    if default is None:
+        return None
+    if default.is_callable:
+        # SQLAlchemy wraps a no-argument default (list, dict, utcnow) to take a context.
+        return default.arg(None)
+    return default.arg
+
+
+async def insert_now(session: AsyncSession, instance: Any) -> None:
+    """INSERT ``instance`` at once and make it a persistent object of ``session``."""
+    plan = _plan_for(type(instance))
+    given = instance.__dict__
+    values: dict[str, Any] = {}
+    for attribute, column, default in plan.columns:
+        if attribute in given:
+            values[column] = given[attribute]
+        elif attribute == plan.autoincrement:
+            continue
+        else:
+            value = _default_value(default)
+            setattr(instance, attribute, value)
+            values[column] = value
+    if plan.autoincrement is not None and values.get(plan.autoincrement) is None:
+        values.pop(plan.autoincrement, None)
+        result = cast(CursorResult[Any], await session.execute(plan.statement, values))
+        assert result.inserted_primary_key is not None
+        setattr(instance, plan.autoincrement, result.inserted_primary_key[0])
+    else:
+        await session.execute(plan.statement, values)
+    # Every column now holds what the row holds: attach it as if it had been loaded.
+    make_transient_to_detached(instance)
+    session.add(instance)

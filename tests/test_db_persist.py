@@ -1,0 +1,122 @@
+"""insert_now: one Core INSERT that leaves a persistent object, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import ForeignKey, Integer, MetaData, String, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
+from ledgerdesk.customers.actions import do_create_customer
+from ledgerdesk.db.engine import Database
+from ledgerdesk.db.persist import insert_now
+from ledgerdesk.db.uow import UnitOfWork
+from tests.api_support import statements
+
+
+async def _customer_id(db: Database) -> int:
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        customer = await do_create_customer(uow, actor=None, name="Ana", email="ana@example.org")
+        await uow.commit()
+        return customer.id
+
+
+async def test_the_row_gets_its_id_and_every_default(db: Database) -> None:
+    customer_id = await _customer_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(channel="api", customer_id=customer_id)
+        await insert_now(uow.session, conversation)
+        assert conversation.id is not None
+        # The defaults are on the object as they are in the row, not left for a reload.
+        assert conversation.status == "new"
+        assert conversation.tags == []
+        assert conversation.custom_fields == {}
+        assert conversation.solved_at is None
+        assert conversation.created_at.tzinfo is not None
+        await uow.commit()
+    async with db.session() as session:
+        row = (
+            await session.execute(
+                text("SELECT status, priority, message_count FROM conversations WHERE id = :id"),
+                {"id": conversation.id},
+            )
+        ).one()
+    assert tuple(row) == ("new", "normal", 0)
+
+
+async def test_the_object_is_persistent_and_later_changes_are_updates(db: Database) -> None:
+    customer_id = await _customer_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(channel="api", customer_id=customer_id, subject="Deposit")
+        await insert_now(uow.session, conversation)
+        message = Message(
+            conversation_id=conversation.id, author_kind="customer", body="hi", channel="api"
+        )
+        await insert_now(uow.session, message)
+        assert message.id is not None
+        # In the identity map: looking it up costs no statement and gives the same object.
+        with statements(db) as seen:
+            assert await uow.session.get(Conversation, conversation.id) is conversation
+        assert seen == []
+        conversation.subject = "Deposit missing"
+        conversation.message_count = 1
+        with statements(db) as seen:
+            await uow.session.flush()
+        assert len(seen) == 1 and seen[0].lstrip().upper().startswith("UPDATE")
+        await uow.commit()
+    async with db.session() as session:
+        stored = await session.get(Conversation, conversation.id)
+        assert stored is not None
+        assert (stored.subject, stored.message_count) == ("Deposit missing", 1)
+        bodies = (await session.execute(select(Message.body))).scalars().all()
+    assert bodies == ["hi"]
+
+
+async def test_a_failed_insert_leaves_nothing_in_the_session(db: Database) -> None:
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        event = ConversationEvent(conversation_id=999_999, kind="created", actor_kind="system")
+        with pytest.raises(Exception, match="(?i)foreign key"):
+            await insert_now(uow.session, event)
+        assert event not in uow.session
+        await uow.rollback()
+
+
+async def test_an_explicit_id_and_timestamp_are_kept(db: Database) -> None:
+    customer_id = await _customer_id(db)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(
+            id=4242, channel="api", customer_id=customer_id, created_at=moment
+        )
+        await insert_now(uow.session, conversation)
+        await uow.commit()
+    async with db.session() as session:
+        stored = await session.get(Conversation, 4242)
+    assert stored is not None and stored.created_at == moment
+
+
+class _Other(DeclarativeBase):
+    metadata = MetaData()
+
+
+class _Parent(_Other):
+    __tablename__ = "parents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    children: Mapped[list[_Child]] = relationship()
+
+
+class _Child(_Other):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"))
+    name: Mapped[str] = mapped_column(String(10), server_default="x")
+
+
+async def test_classes_it_cannot_store_faithfully_are_refused(db: Database) -> None:
+    async with db.write_sessionmaker() as session:
+        with pytest.raises(TypeError, match="relationships"):
+            await insert_now(session, _Parent())
+        with pytest.raises(TypeError, match="server default"):
+            await insert_now(session, _Child(parent_id=1))
