@@ -77,7 +77,7 @@ async def test_the_object_is_persistent_and_later_changes_are_updates(db: Databa
 async def test_a_failed_insert_leaves_nothing_in_the_session(db: Database) -> None:
     async with UnitOfWork(db.write_sessionmaker()) as uow:
         event = ConversationEvent(conversation_id=999_999, kind="created", actor_kind="system")
-        with pytest.raises(Exception, match="(?i)foreign key"):
+        with pytest.raises(Exception, match=r"(?i)foreign key"):
             await insert_now(uow.session, event)
         assert event not in uow.session
         await uow.rollback()
