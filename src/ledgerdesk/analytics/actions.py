@@ -460,14 +460,20 @@ async def _apply(
     calendars: dict[int, BusinessCalendar],
     *,
     rollups: bool = True,
+    stored: Sequence[int] | None = None,
 ) -> set[datetime]:
     """Recompute the facts of ``ids`` and, with ``rollups``, change the rollups by the
-    difference; returns the days whose rollups changed."""
+    difference; returns the days whose rollups changed.
+
+    ``stored``: those of ``ids`` that have facts already, when the caller knows (under
+    lock); the others add nothing to the rollups yet, so their old sums need no query.
+    """
     if not ids:
         return set()
     if rollups:
         await _serialise_refreshes(session)
-        before = await _rollup_sums(session, ids)
+        known = ids if stored is None else stored
+        before = await _rollup_sums(session, known) if known else {}
     facts = await load_facts(session, ids, now, calendars)
     await _store_facts(session, ids, facts)
     if not rollups:
@@ -502,13 +508,15 @@ async def do_refresh_analytics(
     conversations_seen: datetime | None = None
     while True:
         async with db.writer() as session:
+            # Before the selection: which of them have facts must not change until commit.
+            await _serialise_refreshes(session)
             state = await _state(session)
             calendars = await _calendars(session)
             # Only conversations whose facts are missing or older than the row: the
             # overlap window holds every change of the last OVERLAP, which under load
             # is tens of thousands of conversations already done by the last run.
             query = (
-                select(Conversation.id, Conversation.updated_at)
+                select(Conversation.id, Conversation.updated_at, ConversationFacts.conversation_id)
                 .outerjoin(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
                 .where(
                     or_(
@@ -534,7 +542,8 @@ async def do_refresh_analytics(
                 )
             ).all()
             ids = [row[0] for row in rows]
-            days |= await _apply(session, ids, now, calendars)
+            stored = [row[0] for row in rows if row[2] is not None]
+            days |= await _apply(session, ids, now, calendars, stored=stored)
             if rows:
                 cursor = (rows[-1][1], rows[-1][0])
                 conversations_seen = cursor[0]
