@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
@@ -265,11 +265,12 @@ async def load_denylist(session: AsyncSession) -> tuple[list[str], list[str]]:
 # Anti-phishing codes ----------------------------------------------------------------
 
 
+# One column, not the whole customer, and built once: every agent reply asks.
+_CODE_OF = select(Customer.anti_phishing_code).where(Customer.id == bindparam("customer_id"))
+
+
 async def anti_phishing_code_of(session: AsyncSession, customer_id: int) -> str | None:
-    # One column, not the whole customer: every agent reply asks.
-    found = await session.execute(
-        select(Customer.anti_phishing_code).where(Customer.id == customer_id)
-    )
+    found = await session.execute(_CODE_OF, {"customer_id": customer_id})
     return found.scalar_one_or_none()
 
 
