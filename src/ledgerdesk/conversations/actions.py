@@ -40,7 +40,7 @@ from ledgerdesk.conversations.status import (
     status_after_customer_message,
 )
 from ledgerdesk.customers.models import Customer
-from ledgerdesk.db.persist import insert_now
+from ledgerdesk.db.persist import insert_now, inserts_can_race
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
 from ledgerdesk.feedback.actions import note_status_change
@@ -363,7 +363,7 @@ async def do_create_conversation(
         }
         await insert_now(uow.session, _event(conversation, author, "created", created))
 
-    if channel_message_id is None or not _races_on_insert(uow):
+    if channel_message_id is None or not inserts_can_race(uow.session):
         await insert()
     else:
         try:
@@ -382,17 +382,6 @@ async def do_create_conversation(
     # Rules, routing and webhooks (automation/hooks.py), in this unit of work.
     await do_automation_on_created(uow, conversation, message)
     return conversation, True
-
-
-def _races_on_insert(uow: UnitOfWork) -> bool:
-    """Whether another transaction can store the same channel message id between our
-    look-up and our insert, so the insert needs a savepoint to recover from the clash.
-
-    Not on SQLite: the writers of a process are queued (Database.writer) and those of
-    other processes wait for BEGIN IMMEDIATE, so the look-up already settled it. The
-    savepoint cost about 15% of a web chat send there.
-    """
-    return uow.session.get_bind().dialect.name != "sqlite"
 
 
 def _check_replayed_message(existing: Message, conversation: Conversation, internal: bool) -> None:
@@ -462,7 +451,7 @@ async def do_add_message(
         created_at=now,
         safety_flags=guarded.kinds or None,
     )
-    if channel_message_id is not None and _races_on_insert(uow):
+    if channel_message_id is not None and inserts_can_race(uow.session):
         try:
             async with uow.session.begin_nested():
                 await insert_now(uow.session, message)

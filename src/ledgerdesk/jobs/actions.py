@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.db.base import utcnow
+from ledgerdesk.db.persist import insert_now, inserts_can_race
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict
 from ledgerdesk.events.bus import Event
@@ -80,17 +81,19 @@ async def do_enqueue_job(
     )
     session = uow.session
     if dedup_key is None:
-        session.add(job)
-        await session.flush()
+        await insert_now(session, job)
     else:
         existing = await _pending_with_key(uow, dedup_key)
         if existing is not None:
             return existing
+        if not inserts_can_race(session):
+            await insert_now(session, job)
+            _wake_after_commit(uow)
+            return job
         try:
             # Two transactions may race for the key (PostgreSQL); the unique index decides.
             async with session.begin_nested():
-                session.add(job)
-                await session.flush()
+                await insert_now(session, job)
         except IntegrityError:
             existing = await _pending_with_key(uow, dedup_key)
             if existing is None:
