@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
 from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.db.engine import Database
-from ledgerdesk.db.persist import insert_now
+from ledgerdesk.db.persist import insert_now, update_now
 from ledgerdesk.db.uow import UnitOfWork
 from tests.api_support import statements
 
@@ -95,6 +95,35 @@ async def test_an_explicit_id_and_timestamp_are_kept(db: Database) -> None:
     async with db.session() as session:
         stored = await session.get(Conversation, 4242)
     assert stored is not None and stored.created_at == moment
+
+
+async def test_update_now_writes_once_and_leaves_other_changes_to_the_flush(
+    db: Database,
+) -> None:
+    customer_id = await _customer_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(channel="api", customer_id=customer_id, subject="Deposit")
+        await insert_now(uow.session, conversation)
+        conversation.status = "open"  # dirty before: update_now writes it, the flush not
+        conversation.priority = "urgent"  # not written by update_now: the flush writes it
+        with statements(db) as seen:
+            await update_now(uow.session, conversation, message_count=3, status="open")
+            await uow.session.flush()
+        updates = [s for s in seen if s.upper().startswith("UPDATE")]
+        assert len(updates) == 2, seen
+        (ours,) = [s for s in updates if "message_count" in s]
+        (flushed,) = [s for s in updates if s is not ours]
+        assert "priority" not in ours
+        assert "priority" in flushed and "status" not in flushed
+        assert (conversation.message_count, conversation.status) == (3, "open")
+        with statements(db) as seen:
+            await uow.session.flush()
+        assert seen == []
+        await uow.commit()
+    async with db.session() as session:
+        stored = await session.get(Conversation, conversation.id)
+    assert stored is not None
+    assert (stored.message_count, stored.status, stored.priority) == (3, "open", "urgent")
 
 
 class _Other(DeclarativeBase):
