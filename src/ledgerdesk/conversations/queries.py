@@ -24,6 +24,16 @@ from ledgerdesk.errors import InvalidInput, NotFound, PermissionDenied
 
 MAX_ID = 2**63 - 1
 
+# What session.get(..., with_for_update=True) runs, built once: every reply and chat
+# message reads its conversation this way, and building the statement (its cache key)
+# cost about as much as running it. Fresh values even if the session holds the row.
+_LOCKED_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 async def access_conversation(
     session: AsyncSession, principal: Principal, conversation_id: int, *, write: bool = False
@@ -33,11 +43,13 @@ async def access_conversation(
     Refusals to see are "not found", so ids of hidden conversations leak nothing.
     """
     principal.require_scope("conversations:write" if write else "conversations:read")
-    # A writer locks the row (PostgreSQL; SQLite writers are serialised already), so
-    # concurrent replies cannot lose each other's message_count or status changes.
-    conversation = await session.get(
-        Conversation, conversation_id, with_for_update=True if write else None
-    )
+    if write:
+        # A writer locks the row (PostgreSQL; SQLite writers are serialised already), so
+        # concurrent replies cannot lose each other's message_count or status changes.
+        found = await session.execute(_LOCKED_CONVERSATION, {"conversation_id": conversation_id})
+        conversation = found.scalar_one_or_none()
+    else:
+        conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
     if principal.is_customer:
