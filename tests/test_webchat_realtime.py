@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,43 +25,21 @@ from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.settings import load_settings
 from tests.conftest import LiveServer, World
-from tests.webchat_support import Chat, assert_error, bearer, make_chat, png_bytes, visitor
-
-TIMEOUT = 5.0
+from tests.webchat_support import (
+    Chat,
+    assert_error,
+    bearer,
+    http,
+    make_chat,
+    png_bytes,
+    realtime,
+    visitor,
+)
 
 
 @pytest.fixture
 async def chat(app: Any, world: World) -> Chat:
     return await make_chat(app.state.ledgerdesk, world)
-
-
-class Socket:
-    def __init__(self, socket: Any) -> None:
-        self.socket = socket
-
-    async def send(self, **frame: Any) -> None:
-        await self.socket.send(json.dumps(frame))
-
-    async def next(self, *types: str) -> dict[str, Any]:
-        while True:
-            frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT))
-            if frame["type"] in types:
-                return frame
-
-
-@asynccontextmanager
-async def realtime(server: LiveServer, token: str) -> AsyncIterator[Socket]:
-    async with connect(server.ws_url) as raw:
-        socket = Socket(raw)
-        await socket.send(type="hello", token=token)
-        await socket.next("ready")
-        yield socket
-
-
-@asynccontextmanager
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        yield client
 
 
 async def test_a_widget_conversation_lands_in_its_inbox_and_the_inbox_team(

@@ -1,13 +1,19 @@
-"""Helpers shared by the web chat tests: a web chat inbox, sessions, real files."""
+"""Helpers shared by the web chat tests: a web chat inbox, sessions, real files, and a
+widget's connection to the real-time endpoint of a live server."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import struct
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
 
 from ledgerdesk.channels.webchat.actions import do_create_webchat_inbox
 from ledgerdesk.channels.webchat.identity import user_hash
@@ -15,7 +21,7 @@ from ledgerdesk.conversations.models import Inbox
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.server.state import AppState
 from tests.api_support import assert_error as assert_api_error
-from tests.conftest import World
+from tests.conftest import LiveServer, World
 
 SITE = "https://harbor.example"
 EVIL = "https://harb0r-support.example"
@@ -121,3 +127,35 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> dict[str
     """The project's JSON error shape (see api_support), served as JSON to the widget."""
     assert response.headers["content-type"].startswith("application/json")
     return assert_api_error(response, status, *words)
+
+
+TIMEOUT = 5.0
+
+
+class Socket:
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+
+    async def send(self, **frame: Any) -> None:
+        await self.socket.send(json.dumps(frame))
+
+    async def next(self, *types: str) -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT))
+            if frame["type"] in types:
+                return frame
+
+
+@asynccontextmanager
+async def realtime(server: LiveServer, token: str) -> AsyncIterator[Socket]:
+    async with connect(server.ws_url) as raw:
+        socket = Socket(raw)
+        await socket.send(type="hello", token=token)
+        await socket.next("ready")
+        yield socket
+
+
+@asynccontextmanager
+async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        yield client

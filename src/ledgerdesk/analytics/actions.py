@@ -491,8 +491,8 @@ async def _let_requests_run() -> None:
     """Give the event loop back between the steps of a batch.
 
     On SQLite the statements run on the loop's own thread (db/sqlite_inline.py) and
-    never suspend, so a whole batch (15-50 ms for 100 new conversations) was one pause
-    for every request of the process; reads now run between its steps.
+    never suspend, so a whole batch was one pause for every request of the process;
+    reads now run between its steps.
     """
     await asyncio.sleep(0)
 

@@ -370,6 +370,10 @@ async def do_create_conversation(
             async with uow.session.begin_nested():
                 await insert()
         except IntegrityError:
+            # The savepoint took our conversation's row back; the object insert_now
+            # attached must go too, or the session would hold a row that is not there.
+            if conversation in uow.session:
+                uow.session.expunge(conversation)
             # Another request stored the same channel message first: return its result.
             existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
             if existing is None:

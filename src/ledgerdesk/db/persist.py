@@ -1,4 +1,5 @@
-"""Store a new ORM object with one Core INSERT instead of a unit-of-work flush.
+"""Store a new ORM object with one Core INSERT, or change a few columns of a loaded one
+with one UPDATE, instead of a unit-of-work flush.
 
 A flush sorts the session's pending objects, plans a batch per mapper, post-fetches
 defaults and registers each object; for one or two rows on a hot path (a conversation
@@ -9,7 +10,8 @@ so later changes to it are flushed as UPDATEs like any loaded object's.
 
 Only for mapped classes whose columns all have Python-side defaults (or none) and no
 relationships to cascade: everything this module writes is then known without
-reading it back.
+reading it back. A savepoint rolled back after ``insert_now`` does not detach the
+object as it would a flushed one: the caller expunges it.
 """
 
 from __future__ import annotations

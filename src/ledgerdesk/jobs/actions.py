@@ -80,16 +80,13 @@ async def do_enqueue_job(
         created_at=now,
     )
     session = uow.session
-    if dedup_key is None:
-        await insert_now(session, job)
-    else:
+    if dedup_key is not None:
         existing = await _pending_with_key(uow, dedup_key)
         if existing is not None:
             return existing
-        if not inserts_can_race(session):
-            await insert_now(session, job)
-            _wake_after_commit(uow)
-            return job
+    if dedup_key is None or not inserts_can_race(session):
+        await insert_now(session, job)
+    else:
         try:
             # Two transactions may race for the key (PostgreSQL); the unique index decides.
             async with session.begin_nested():

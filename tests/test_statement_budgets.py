@@ -1,11 +1,14 @@
-"""How many SQL statements the two busiest API writes make: the API benchmark's
-throughput follows this count (each ORM round trip costs a few hundred microseconds
-of CPU), and a new hook that reads on every request shows up here first.
+"""How many SQL statements the busiest writes make (an API create and reply, a web chat
+customer's message): api_bench's and chat_bench's throughput follow these counts (each
+ORM round trip costs a hundred microseconds or more of CPU), and a new hook that reads
+on every request shows up here first.
 
 The budgets are today's counts; raise one only for a statement the request needs.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 import pytest
@@ -15,11 +18,20 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.safety import keyring
 from ledgerdesk.sla import cache as sla_cache
 from tests.api_support import API, statements
-from tests.conftest import World
+from tests.conftest import LiveServer, World
+from tests.webchat_support import Chat, http, make_chat, realtime, visitor
+
+TX_HASH = "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
 
 
 def _without_transaction_control(seen: list[str]) -> list[str]:
-    return [s for s in seen if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT"))]
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    return [s for s in seen if not s.startswith(control)]
+
+
+@pytest.fixture
+async def chat(app: Any, world: World) -> Chat:
+    return await make_chat(app.state.ledgerdesk, world)
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +80,35 @@ async def test_creating_a_conversation_and_replying_stay_within_their_statement_
     # code, stream entry
     assert len(reply_statements) <= 8 + lock, "\n".join(reply_statements)
     assert not any("surveys" in s for s in reply_statements), "open to pending: no survey"
+
+
+async def test_a_customer_message_in_an_open_chat_stays_within_its_budget(
+    live_server: LiveServer, chat: Chat, db: Database
+) -> None:
+    async with http(live_server) as client:
+        session = await visitor(client, chat)
+    async with realtime(live_server, session["token"]) as widget:
+        await widget.send(type="send", client_id="c-1", body="My BTC withdrawal is pending")
+        opened = (await widget.next("ack"))["conversation_id"]
+        # The second warms what the first did not use (the stream, the SLA clocks).
+        await widget.send(
+            type="send", client_id="c-2", body="It has been an hour", conversation_id=opened
+        )
+        await widget.next("ack")
+        with statements(db) as seen:
+            await widget.send(
+                type="send", client_id="c-3", body=f"Tx {TX_HASH}", conversation_id=opened
+            )
+            ack = await widget.next("ack")
+    assert ack["duplicate"] is False
+    sent = [
+        s
+        for s in _without_transaction_control(seen)
+        # The hub's read of the new stream entry, after the commit: delivery, not the send.
+        if "FROM stream_events" not in s
+    ]
+    lock = 1 if db.engine.dialect.name == "postgresql" else 0  # the outbox's, as above
+    # conversation, resend check, message, conversation update, SLA clocks, inbox (does
+    # the assistant answer?), its job's dedup check, the job, the stream entry
+    assert len(sent) <= 9 + lock, "\n".join(sent)
+    assert not any(s.startswith("INSERT INTO conversation_events") for s in sent), "no change"
