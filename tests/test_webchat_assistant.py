@@ -11,16 +11,13 @@ the embedding model.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from websockets.asyncio.client import connect
 
 from ledgerdesk.app import create_app
 from ledgerdesk.channels.webchat.assistant import (
@@ -46,7 +43,8 @@ from tests.api_support import API
 from tests.assistant_fixtures import write_kb
 from tests.conftest import LiveServer, World
 from tests.jobs_support import FAST_JOB_SETTINGS
-from tests.webchat_support import Chat, bearer, make_chat, visitor
+from tests.webchat_support import Chat, Socket, bearer, make_chat, visitor
+from tests.webchat_support import realtime as widget_connection
 
 TIMEOUT = 10.0
 
@@ -69,33 +67,9 @@ async def chat(app: Any, world: World) -> Chat:
     return await make_chat(app.state.ledgerdesk, world)
 
 
-class Socket:
-    def __init__(self, socket: Any) -> None:
-        self.socket = socket
-
-    async def send(self, **frame: Any) -> None:
-        await self.socket.send(json.dumps(frame))
-
-    async def next_event(self, kind: str) -> dict[str, Any]:
-        while True:
-            frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT))
-            if frame["type"] == "event" and frame["kind"] == kind:
-                return frame
-
-    async def next(self, kind: str) -> dict[str, Any]:
-        while True:
-            frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT))
-            if frame["type"] == kind:
-                return frame
-
-
-@asynccontextmanager
-async def realtime(server: LiveServer, token: str) -> AsyncIterator[Socket]:
-    async with connect(server.ws_url) as raw:
-        socket = Socket(raw)
-        await socket.send(type="hello", token=token)
-        await socket.next("ready")
-        yield socket
+def realtime(server: LiveServer, token: str) -> AbstractAsyncContextManager[Socket]:
+    """The widget's connection, waiting longer: the assistant answers after a job runs."""
+    return widget_connection(server, token, TIMEOUT)
 
 
 async def _ask(server: LiveServer, chat: Chat, body: str, **session: Any) -> dict[str, Any]:

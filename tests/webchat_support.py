@@ -133,23 +133,39 @@ TIMEOUT = 5.0
 
 
 class Socket:
-    def __init__(self, socket: Any) -> None:
+    """A widget's (or a console's) real-time connection, read frame by frame."""
+
+    def __init__(self, socket: Any, timeout: float = TIMEOUT) -> None:
         self.socket = socket
+        self.timeout = timeout
 
     async def send(self, **frame: Any) -> None:
         await self.socket.send(json.dumps(frame))
 
+    async def _frame(self) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.socket.recv(), self.timeout)
+        frame: dict[str, Any] = json.loads(raw)
+        return frame
+
     async def next(self, *types: str) -> dict[str, Any]:
         while True:
-            frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), TIMEOUT))
+            frame = await self._frame()
             if frame["type"] in types:
+                return frame
+
+    async def next_event(self, kind: str) -> dict[str, Any]:
+        while True:
+            frame = await self._frame()
+            if frame["type"] == "event" and frame["kind"] == kind:
                 return frame
 
 
 @asynccontextmanager
-async def realtime(server: LiveServer, token: str) -> AsyncIterator[Socket]:
+async def realtime(
+    server: LiveServer, token: str, frame_wait: float = TIMEOUT
+) -> AsyncIterator[Socket]:
     async with connect(server.ws_url) as raw:
-        socket = Socket(raw)
+        socket = Socket(raw, frame_wait)
         await socket.send(type="hello", token=token)
         await socket.next("ready")
         yield socket
