@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
-from ledgerdesk.db.sqlite_inline import INLINE_BUSY_TIMEOUT_MS, inline_creator
+from ledgerdesk.db.sqlite_inline import INLINE_BUSY_TIMEOUT_MS, InlineSession, inline_creator
 from ledgerdesk.settings import Settings
 
 WRITE_OPTION = "ledgerdesk_write"
@@ -140,9 +140,14 @@ class Database:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _tune_sqlite(self.engine, busy_timeout_ms, inline)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        session_class = InlineSession if inline else AsyncSession
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=session_class, expire_on_commit=False
+        )
         self.write_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+            self.engine.execution_options(**{WRITE_OPTION: True}),
+            class_=session_class,
+            expire_on_commit=False,
         )
 
     @classmethod
