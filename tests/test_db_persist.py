@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
 from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.db.engine import Database
-from ledgerdesk.db.persist import insert_now, update_now
+from ledgerdesk.db.persist import insert_now, insert_now_unless_exists, update_now
 from ledgerdesk.db.uow import UnitOfWork
 from tests.api_support import statements
 
@@ -149,3 +150,87 @@ async def test_classes_it_cannot_store_faithfully_are_refused(db: Database) -> N
             await insert_now(session, _Parent())
         with pytest.raises(TypeError, match="server default"):
             await insert_now(session, _Child(parent_id=1))
+
+
+_KEY = ("channel", "channel_message_id")
+
+
+def _delivery(conversation_id: int, body: str) -> Message:
+    return Message(
+        conversation_id=conversation_id,
+        author_kind="customer",
+        body=body,
+        channel="telegram",
+        channel_message_id="tg-1",
+    )
+
+
+async def _conversation_id(db: Database) -> int:
+    customer_id = await _customer_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(channel="telegram", customer_id=customer_id)
+        await insert_now(uow.session, conversation)
+        await uow.commit()
+        return conversation.id
+
+
+async def test_insert_unless_exists_stores_a_key_once(db: Database) -> None:
+    conversation_id = await _conversation_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        first = _delivery(conversation_id, "first")
+        with statements(db) as seen:
+            assert await insert_now_unless_exists(uow.session, first, _KEY) is True
+        assert len([s for s in seen if s.startswith("INSERT")]) == 1
+        assert first.id is not None
+        assert await uow.session.get(Message, first.id) is first
+        again = _delivery(conversation_id, "second")
+        assert await insert_now_unless_exists(uow.session, again, _KEY) is False
+        assert again.id is None
+        assert again not in uow.session  # nothing to flush, nothing attached
+        await uow.commit()
+    async with db.session() as session:
+        bodies = (await session.execute(select(Message.body))).scalars().all()
+    assert bodies == ["first"]
+
+
+async def test_insert_unless_exists_waits_for_a_concurrent_delivery(
+    db: Database, elsewhere: Database
+) -> None:
+    """Two transactions store the same key at once: the second waits for the first
+    (PostgreSQL's unique index; SQLite's write lock) and stores nothing, without an
+    error that would spoil its transaction."""
+    conversation_id = await _conversation_id(db)
+    first_in = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> bool:
+        async with UnitOfWork(db.write_sessionmaker()) as uow:
+            stored = await insert_now_unless_exists(
+                uow.session, _delivery(conversation_id, "first"), _KEY
+            )
+            first_in.set()
+            await release.wait()
+            await uow.commit()
+            return stored
+
+    async def second() -> bool:
+        await first_in.wait()
+        async with UnitOfWork(elsewhere.write_sessionmaker()) as uow:
+            stored = await insert_now_unless_exists(
+                uow.session, _delivery(conversation_id, "second"), _KEY
+            )
+            # The transaction is still usable after the clash.
+            assert (await uow.session.execute(text("SELECT 1"))).scalar_one() == 1
+            await uow.commit()
+            return stored
+
+    async def let_go() -> None:
+        await first_in.wait()
+        await asyncio.sleep(0.3)  # the second is waiting on the first by now
+        release.set()
+
+    results = await asyncio.gather(first(), second(), let_go())
+    assert results[:2] == [True, False]
+    async with db.session() as session:
+        bodies = (await session.execute(select(Message.body))).scalars().all()
+    assert bodies == ["first"]

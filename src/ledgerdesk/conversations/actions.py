@@ -40,7 +40,12 @@ from ledgerdesk.conversations.status import (
     status_after_customer_message,
 )
 from ledgerdesk.customers.models import Customer
-from ledgerdesk.db.persist import insert_now, inserts_can_race, update_now
+from ledgerdesk.db.persist import (
+    insert_now,
+    insert_now_unless_exists,
+    inserts_can_race,
+    update_now,
+)
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
 from ledgerdesk.feedback.actions import note_status_change
@@ -388,6 +393,10 @@ async def do_create_conversation(
     return conversation, True
 
 
+# A channel's message id is stored once (messages' unique constraint).
+_MESSAGE_KEY = ("channel", "channel_message_id")
+
+
 def _check_replayed_message(existing: Message, conversation: Conversation, internal: bool) -> None:
     if existing.conversation_id != conversation.id:
         raise Conflict("this channel message id belongs to another conversation")
@@ -430,11 +439,6 @@ async def do_add_message(
         raise InvalidInput("a message needs text or an attachment")
     if conversation.status == Status.CLOSED:
         raise Conflict("this conversation is closed; start a new one")
-    if channel_message_id is not None:
-        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
-        if existing is not None:
-            _check_replayed_message(existing, conversation, internal)
-            return existing, False
     author = _author_of(actor, customer)
     if author_kind in ("assistant", "system"):
         author = Author(author_kind)
@@ -455,18 +459,15 @@ async def do_add_message(
         created_at=now,
         safety_flags=guarded.kinds or None,
     )
-    if channel_message_id is not None and inserts_can_race(uow.session):
-        try:
-            async with uow.session.begin_nested():
-                await insert_now(uow.session, message)
-        except IntegrityError:
-            existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
-            if existing is None:
-                raise
-            _check_replayed_message(existing, conversation, internal)
-            return existing, False
-    else:
+    if channel_message_id is None:
         await insert_now(uow.session, message)
+    elif not await insert_now_unless_exists(uow.session, message, _MESSAGE_KEY):
+        # A resend (or a concurrent delivery, which the insert waited for): the stored one.
+        existing = await find_message_by_channel_id(uow.session, channel, channel_message_id)
+        if existing is None:  # deleted since, with its whole conversation
+            raise Conflict("this channel message id was used by a message that is gone")
+        _check_replayed_message(existing, conversation, internal)
+        return existing, False
     changes: dict[str, Any] = {"message_count": conversation.message_count + 1, "updated_at": now}
     if not internal:
         changes["last_message_at"] = now

@@ -7,6 +7,9 @@ and its first message, a reply) that bookkeeping costs several times the stateme
 ``insert_now`` fills the column defaults itself, runs the INSERT (built once per
 class), sets the new primary key and adds the object to the session as persistent,
 so later changes to it are flushed as UPDATEs like any loaded object's.
+``insert_now_unless_exists`` does the same with ``ON CONFLICT DO NOTHING`` on a
+unique key (an ingest's channel message id): one statement where a look-up, a
+savepoint and the insert were four round trips on PostgreSQL.
 
 Only for mapped classes whose columns all have Python-side defaults (or none) and no
 relationships to cascade: everything this module writes is then known without
@@ -16,10 +19,22 @@ object as it would a flushed one: the caller expunges it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy import (
+    CursorResult,
+    Insert,
+    Table,
+    TextClause,
+    Update,
+    bindparam,
+    insert,
+    inspect,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -72,9 +87,8 @@ def _default_value(default: ColumnDefault | None) -> Any:
     return default.arg
 
 
-async def insert_now(session: AsyncSession, instance: Any) -> None:
-    """INSERT ``instance`` at once and make it a persistent object of ``session``."""
-    plan = _plan_for(type(instance))
+def _values(plan: _Plan, instance: Any) -> dict[str, Any]:
+    """The row to insert: what the instance holds, defaults (set on it too) for the rest."""
     given = instance.__dict__
     values: dict[str, Any] = {}
     for attribute, column, default in plan.columns:
@@ -86,6 +100,19 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
             value = _default_value(default)
             setattr(instance, attribute, value)
             values[column] = value
+    return values
+
+
+def _attach(session: AsyncSession, instance: Any) -> None:
+    # Every column now holds what the row holds: attach it as if it had been loaded.
+    make_transient_to_detached(instance)
+    session.add(instance)
+
+
+async def insert_now(session: AsyncSession, instance: Any) -> None:
+    """INSERT ``instance`` at once and make it a persistent object of ``session``."""
+    plan = _plan_for(type(instance))
+    values = _values(plan, instance)
     if plan.autoincrement is not None and values.get(plan.autoincrement) is None:
         values.pop(plan.autoincrement, None)
         result = cast(CursorResult[Any], await session.execute(plan.statement, values))
@@ -93,9 +120,64 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
         setattr(instance, plan.autoincrement, result.inserted_primary_key[0])
     else:
         await session.execute(plan.statement, values)
-    # Every column now holds what the row holds: attach it as if it had been loaded.
-    make_transient_to_detached(instance)
-    session.add(instance)
+    _attach(session, instance)
+
+
+_CONFLICT_INSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+_INSERTS_UNLESS: dict[tuple[type, str, tuple[str, ...], TextClause | None], Insert] = {}
+
+
+def _insert_unless_for(
+    cls: type, dialect: str, key: tuple[str, ...], where: TextClause | None, plan: _Plan
+) -> tuple[Insert, str]:
+    """The statement, and the numbered column it returns."""
+    numbered = plan.autoincrement
+    statement = _INSERTS_UNLESS.get((cls, dialect, key, where))
+    if statement is None:
+        if numbered is None:
+            raise TypeError(f"{cls.__name__} has no numbered key to return; use insert_now")
+        make = _CONFLICT_INSERTS.get(dialect)
+        if make is None:
+            raise TypeError(f"no INSERT ... ON CONFLICT for the {dialect} dialect")
+        table = cast(Table, inspect(cls).local_table)
+        statement = (
+            make(table)
+            .on_conflict_do_nothing(
+                index_elements=[table.c[name] for name in key], index_where=where
+            )
+            .returning(table.c[numbered])
+        )
+        _INSERTS_UNLESS[(cls, dialect, key, where)] = statement
+    assert numbered is not None
+    return statement, numbered
+
+
+async def insert_now_unless_exists(
+    session: AsyncSession, instance: Any, key: tuple[str, ...], where: TextClause | None = None
+) -> bool:
+    """INSERT ``instance`` unless a row with the same values of the unique ``key``
+    columns exists (or is being stored by a concurrent transaction, which PostgreSQL
+    waits for); True when it was stored and is now persistent in ``session``.
+    ``where`` is the predicate of a partial unique index, the same object every call
+    (the statement is built once for it).
+
+    On False nothing was written and the instance stays transient: read the row that
+    holds the key. The database numbers the new row (its key column must be numbered).
+    """
+    plan = _plan_for(type(instance))
+    dialect = session.get_bind().dialect.name
+    statement, numbered = _insert_unless_for(type(instance), dialect, key, where, plan)
+    values = _values(plan, instance)
+    values.pop(numbered, None)
+    number = (await session.execute(statement, values)).scalar_one_or_none()
+    if number is None:
+        return False
+    setattr(instance, numbered, number)
+    _attach(session, instance)
+    return True
 
 
 _UPDATES: dict[tuple[type, tuple[str, ...]], Update] = {}

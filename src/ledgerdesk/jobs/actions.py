@@ -13,16 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.db.base import utcnow
-from ledgerdesk.db.persist import insert_now, inserts_can_race
+from ledgerdesk.db.persist import insert_now, insert_now_unless_exists
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict
 from ledgerdesk.events.bus import Event
-from ledgerdesk.jobs.models import CANCELLED, DEAD, PENDING_STATUSES, QUEUED, Job
+from ledgerdesk.jobs.models import CANCELLED, DEAD, PENDING_STATUSES, PENDING_WHERE, QUEUED, Job
 from ledgerdesk.jobs.registry import DEFAULT_MAX_ATTEMPTS, check_kind, get_handler
 
 WAKE_TOPIC = "jobs"
@@ -79,23 +78,15 @@ async def do_enqueue_job(
         dedup_key=dedup_key,
         created_at=now,
     )
-    session = uow.session
-    if dedup_key is not None:
-        existing = await _pending_with_key(uow, dedup_key)
-        if existing is not None:
-            return existing
-    if dedup_key is None or not inserts_can_race(session):
-        await insert_now(session, job)
+    if dedup_key is None:
+        await insert_now(uow.session, job)
     else:
-        try:
-            # Two transactions may race for the key (PostgreSQL); the unique index decides.
-            async with session.begin_nested():
-                await insert_now(session, job)
-        except IntegrityError:
+        # The pending-key index decides, also between two transactions racing for the
+        # key. The pending job it met may finish before it is read: then enqueue again.
+        while not await insert_now_unless_exists(uow.session, job, _DEDUP_KEY, PENDING_WHERE):
             existing = await _pending_with_key(uow, dedup_key)
-            if existing is None:
-                raise
-            return existing
+            if existing is not None:
+                return existing
     _wake_after_commit(uow)
     return job
 
@@ -145,6 +136,9 @@ async def _pending_with_key(uow: UnitOfWork, dedup_key: str) -> Job | None:
         select(Job).where(Job.dedup_key == dedup_key, Job.status.in_(PENDING_STATUSES))
     )
     return result.scalars().first()
+
+
+_DEDUP_KEY = ("dedup_key",)
 
 
 def _wake_after_commit(uow: UnitOfWork) -> None:

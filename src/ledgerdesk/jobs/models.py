@@ -26,6 +26,8 @@ PENDING_STATUSES = (QUEUED, RUNNING)
 FINISHED_STATUSES = (DONE, DEAD, CANCELLED)
 
 _PENDING_SQL = "status IN ('queued', 'running')"
+# The pending-key index's predicate, for INSERT ... ON CONFLICT to name that index.
+PENDING_WHERE = text(_PENDING_SQL)
 
 
 class Job(Base):
