@@ -4,6 +4,7 @@ that fails part-way leaves facts and rollups agreeing."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,4 +152,42 @@ async def test_the_overlap_window_skips_conversations_whose_facts_are_current(
     )
     assert reply.status_code == 201, reply.text
     assert (await do_refresh_analytics(db)).conversations == 1
+    await _assert_rollups_equal_a_rebuild(db)
+
+
+async def test_facts_are_computed_without_holding_up_writers(
+    client: httpx.AsyncClient, world: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading every message of the changed conversations is the slow part of a refresh:
+    it runs before the write transaction, so a reply stored meanwhile is not held up
+    (on SQLite the process's writers queue behind one lock), and the conversation it
+    changed is computed again by the next run."""
+    (number,) = await _open(client, world, 1)
+    real_load = actions.load_facts
+    replied_meanwhile: list[int] = []
+
+    async def reply_while_computing(*args: Any, **kwargs: Any) -> Any:
+        facts = await real_load(*args, **kwargs)
+        if not replied_meanwhile:
+            async with asyncio.timeout(5):  # a held write lock would stall this reply
+                reply = await client.post(
+                    f"{API}/conversations/{number}/messages",
+                    json={"body": "We found your deposit."},
+                    headers=world.bob.headers,
+                )
+            assert reply.status_code == 201, reply.text
+            replied_meanwhile.append(number)
+        return facts
+
+    monkeypatch.setattr(actions, "load_facts", reply_while_computing)
+    await do_refresh_analytics(db)
+    assert replied_meanwhile == [number]
+    # Stored as of the read (no reply yet), and marked as behind its conversation.
+    async with db.sessionmaker() as session:
+        facts = await session.get(ConversationFacts, number)
+        assert facts is not None and facts.agent_replies == 0
+    await do_refresh_analytics(db)
+    async with db.sessionmaker() as session:
+        facts = await session.get(ConversationFacts, number, populate_existing=True)
+        assert facts is not None and facts.agent_replies == 1
     await _assert_rollups_equal_a_rebuild(db)

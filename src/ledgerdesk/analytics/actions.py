@@ -462,12 +462,14 @@ async def _apply(
     *,
     rollups: bool = True,
     stored: Sequence[int] | None = None,
+    computed: list[Facts] | None = None,
 ) -> set[datetime]:
     """Recompute the facts of ``ids`` and, with ``rollups``, change the rollups by the
     difference; returns the days whose rollups changed.
 
     ``stored``: those of ``ids`` that have facts already, when the caller knows (under
     lock); the others add nothing to the rollups yet, so their old sums need no query.
+    ``computed``: their facts, when the caller computed them before taking the lock.
     """
     if not ids:
         return set()
@@ -476,7 +478,7 @@ async def _apply(
         known = ids if stored is None else stored
         before = await _rollup_sums(session, known) if known else {}
         await _let_requests_run()
-    facts = await load_facts(session, ids, now, calendars)
+    facts = computed if computed is not None else await load_facts(session, ids, now, calendars)
     await _let_requests_run()
     await _store_facts(session, ids, facts)
     if not rollups:
@@ -505,6 +507,18 @@ async def _serialise_refreshes(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REFRESH_LOCK_KEY})
 
 
+async def _present_with_facts(session: AsyncSession, ids: Sequence[int]) -> dict[int, bool]:
+    """Those of ``ids`` that still exist, each with whether it has stored facts."""
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(Conversation.id, ConversationFacts.conversation_id)
+        .outerjoin(ConversationFacts, ConversationFacts.conversation_id == Conversation.id)
+        .where(Conversation.id.in_(ids))
+    )
+    return {cid: facts_of is not None for cid, facts_of in found}
+
+
 async def do_refresh_analytics(
     db: Database, now: datetime | None = None, *, batch: int = BATCH
 ) -> RefreshResult:
@@ -523,10 +537,13 @@ async def do_refresh_analytics(
     cursor: tuple[datetime, int] | None = None
     conversations_seen: datetime | None = None
     while True:
-        async with db.writer() as session:
-            # Before the selection: which of them have facts must not change until commit.
-            await _serialise_refreshes(session)
-            state = await _state(session)
+        # The facts are computed in a read transaction, without the write lock: reading
+        # every message of fifty busy chats took 100 ms, and on SQLite every write of
+        # the process (a chat message...) waited for it. A conversation that changes
+        # meanwhile gets facts as of the read, whose source_updated_at no longer matches
+        # its row: the next run computes it again.
+        async with db.session() as session:
+            state = await session.get(AnalyticsState, STATE_NAME)
             calendars = await _calendars(session)
             # Only conversations whose facts are missing or older than the row: the
             # overlap window holds every change of the last OVERLAP, which under load
@@ -542,7 +559,7 @@ async def do_refresh_analytics(
                 )
             )
             if cursor is None:
-                since = (state.conversations_seen or EPOCH) - OVERLAP
+                since = ((state and state.conversations_seen) or EPOCH) - OVERLAP
                 query = query.where(Conversation.updated_at > since)
             else:
                 last_at, last_id = cursor
@@ -557,9 +574,17 @@ async def do_refresh_analytics(
                     query.order_by(Conversation.updated_at, Conversation.id).limit(batch)
                 )
             ).all()
-            ids = [row[0] for row in rows]
-            stored = [row[0] for row in rows if row[2] is not None]
-            days |= await _apply(session, ids, now, calendars, stored=stored)
+            facts = await load_facts(session, [row[0] for row in rows], now, calendars)
+        await _let_requests_run()
+        async with db.writer() as session:
+            # Under the lock: which have facts must not change until the commit, and a
+            # conversation deleted since the read gets none.
+            await _serialise_refreshes(session)
+            present = await _present_with_facts(session, [row[0] for row in rows])
+            ids = [row[0] for row in rows if row[0] in present]
+            stored = [cid for cid in ids if present[cid]]
+            computed = [f for f in facts if f.conversation_id in present]
+            days |= await _apply(session, ids, now, calendars, stored=stored, computed=computed)
             if rows:
                 cursor = (rows[-1][1], rows[-1][0])
                 conversations_seen = cursor[0]
