@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import BigInteger, Insert, Table, bindparam, func, insert, select, text
 
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event
@@ -25,6 +25,24 @@ AGENTS_TOPIC = "stream:agents"
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _INSERT_ONE = insert(STREAM).returning(STREAM.c.id)
 _INSERT_MANY = insert(STREAM).returning(STREAM.c.id, sort_by_parameter_order=True)
+_COLUMNS = ("kind", "conversation_id", "customer_id", "team_id", "data", "customer_data")
+
+
+def _locked_insert_one() -> Insert:
+    """PostgreSQL, one entry: the lock and the INSERT in one round trip. The lock is a
+    materialised CTE the row is selected from, so it is held before the id (the
+    column's sequence, evaluated for the selected row) is drawn."""
+    lock = (
+        select(func.pg_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)))
+        .cte("stream_lock")
+        .prefix_with("MATERIALIZED")
+    )
+    names = (*_COLUMNS, "created_at")
+    row = select(*(bindparam(name, type_=STREAM.c[name].type) for name in names))
+    return insert(STREAM).from_select(names, row.select_from(lock)).returning(STREAM.c.id)
+
+
+_LOCKED_INSERT_ONE = _locked_insert_one()
 
 
 def customer_topic(customer_id: int) -> str:
@@ -60,15 +78,21 @@ async def _write_staged(uow: UnitOfWork) -> None:
     if not rows:
         return
     session = uow.session
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
+    postgresql = session.get_bind().dialect.name == "postgresql"
     # One Core INSERT (no ORM objects: nobody reads these rows back in this transaction),
     # which costs a fraction of a flush; the statement is built once.
     now = datetime.now(UTC)
-    if len(rows) == 1:
+    if len(rows) == 1 and postgresql:
+        inserted = await session.execute(
+            _LOCKED_INSERT_ONE, {**rows[0], "created_at": now, "lock_key": ADVISORY_LOCK_KEY}
+        )
+        last_id = int(inserted.scalar_one())
+    elif len(rows) == 1:
         inserted = await session.execute(_INSERT_ONE, {**rows[0], "created_at": now})
         last_id = int(inserted.scalar_one())
     else:
+        if postgresql:
+            await session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})
         inserted = await session.execute(_INSERT_MANY, [{**row, "created_at": now} for row in rows])
         last_id = max(inserted.scalars().all())
     # Every append carries the agents' topic, which the hubs hear; the customers' topics
