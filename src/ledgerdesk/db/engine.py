@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 
-from ledgerdesk.db.sqlite_inline import INLINE_BUSY_TIMEOUT_MS, InlineSession, inline_creator
+from ledgerdesk.db.sqlite_inline import (
+    INLINE_BUSY_TIMEOUT_MS,
+    InlineAdaptedConnection,
+    InlineSession,
+    inline_creator,
+)
 from ledgerdesk.settings import Settings
 
 WRITE_OPTION = "ledgerdesk_write"
@@ -55,15 +61,26 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int, inline: bool) -> Non
         # A writing unit of work takes the write lock up front (BEGIN IMMEDIATE), so
         # two writers queue on the busy timeout instead of failing with "database is
         # locked" when a read lock is upgraded. Readers never block in WAL mode.
-        if not conn.get_execution_options().get(WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN")
-            return
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+        # Inline, straight to sqlite3: exec_driver_sql's execution context and result
+        # cost several times the statement, on every transaction.
+        raw = conn.connection.dbapi_connection if inline else None
+        if not isinstance(raw, InlineAdaptedConnection):
+            raw = None
         deadline = time.monotonic() + busy_timeout_ms / 1000
         pause = 0.005
         while True:
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                if raw is not None and time.monotonic() < deadline:
+                    raw.begin(statement)
+                else:  # the last try goes through SQLAlchemy, for its wrapped error
+                    conn.exec_driver_sql(statement)
                 return
+            except sqlite3.Error as exc:
+                if "locked" not in str(exc):
+                    # Anything else: once more through SQLAlchemy, whose error wraps it.
+                    conn.exec_driver_sql(statement)
+                    return
             except OperationalError as exc:
                 if "locked" not in str(exc.orig) or time.monotonic() >= deadline:
                     raise

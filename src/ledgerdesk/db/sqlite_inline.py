@@ -169,6 +169,10 @@ class InlineAdaptedConnection(AsyncAdapt_aiosqlite_connection):
         if self._connection._connection:
             self._sqlite().rollback()
 
+    def begin(self, statement: str) -> None:
+        """Start a transaction (``BEGIN`` or ``BEGIN IMMEDIATE``) with one sqlite3 call."""
+        self._sqlite().execute(statement)
+
     def create_function(self, *args: Any, **kw: Any) -> None:
         self._sqlite().create_function(*args, **kw)
 
