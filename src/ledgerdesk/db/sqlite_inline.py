@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -229,6 +229,33 @@ class InlineSession(AsyncSession):
             return util.immutabledict(execution_options).union(_EXECUTE_OPTIONS)
         return _EXECUTE_OPTIONS
 
+    async def _statement(
+        self,
+        direct: Callable[..., Any],
+        through_greenlet: Callable[..., Awaitable[Any]],
+        statement: Any,
+        params: Any,
+        execution_options: Any,
+        bind_arguments: Any,
+        kw: dict[str, Any],
+    ) -> Any:
+        if not self._holds_connection():
+            return await through_greenlet(
+                statement,
+                params,
+                execution_options=execution_options,
+                bind_arguments=bind_arguments,
+                **kw,
+            )
+        with _directly():
+            return direct(
+                statement,
+                params=params,
+                execution_options=self._options(execution_options),
+                bind_arguments=bind_arguments,
+                **kw,
+            )
+
     async def execute(
         self,
         statement: Any,
@@ -238,22 +265,15 @@ class InlineSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
-        if not self._holds_connection():
-            return await super().execute(
-                statement,
-                params,
-                execution_options=execution_options,
-                bind_arguments=bind_arguments,
-                **kw,
-            )
-        with _directly():
-            return self.sync_session.execute(
-                statement,
-                params=params,
-                execution_options=self._options(execution_options),
-                bind_arguments=bind_arguments,
-                **kw,
-            )
+        return await self._statement(
+            self.sync_session.execute,
+            super().execute,
+            statement,
+            params,
+            execution_options,
+            bind_arguments,
+            kw,
+        )
 
     async def scalar(
         self,
@@ -264,22 +284,15 @@ class InlineSession(AsyncSession):
         bind_arguments: Any = None,
         **kw: Any,
     ) -> Any:
-        if not self._holds_connection():
-            return await super().scalar(
-                statement,
-                params,
-                execution_options=execution_options,
-                bind_arguments=bind_arguments,
-                **kw,
-            )
-        with _directly():
-            return self.sync_session.scalar(
-                statement,
-                params=params,
-                execution_options=self._options(execution_options),
-                bind_arguments=bind_arguments,
-                **kw,
-            )
+        return await self._statement(
+            self.sync_session.scalar,
+            super().scalar,
+            statement,
+            params,
+            execution_options,
+            bind_arguments,
+            kw,
+        )
 
     async def get(self, entity: Any, ident: Any, **kw: Any) -> Any:
         if not self._holds_connection():
