@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ledgerdesk.db.base import utcnow
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.errors import Conflict
 from ledgerdesk.events.bus import MemoryEventBus
 from ledgerdesk.jobs import do_enqueue_job, job_handler
 from ledgerdesk.jobs.models import DEAD, DONE, QUEUED, RUNNING, Job
@@ -219,3 +220,43 @@ async def test_retention_deletes_old_finished_jobs_and_stream_entries_only(
         stream = (await session.scalars(select(StreamEvent.created_at))).all()
     assert left == {new_done.id, pending.id}
     assert stream == [recently]
+
+
+async def test_a_dedup_key_whose_pending_twin_vanishes_is_enqueued_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key clashes with a pending job that finishes before it is read: the enqueue
+    tries again (and stores the job) instead of failing; a clash that never settles
+    is refused after a few tries, not looped on."""
+    from ledgerdesk.jobs import actions
+
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        await do_enqueue_job(uow, "test.record", {"n": 1}, dedup_key="twin")
+        await uow.commit()
+    async with db.write_sessionmaker() as session:
+        twin = (await session.execute(select(Job).where(Job.dedup_key == "twin"))).scalar_one()
+        first_read = True
+        real_read = actions._pending_with_key
+
+        async def twin_finishes_first(uow: UnitOfWork, dedup_key: str) -> Job | None:
+            nonlocal first_read
+            if first_read:  # it finished between the insert and this read
+                first_read = False
+                twin.status = DONE
+                await uow.session.flush()
+                return None
+            return await real_read(uow, dedup_key)
+
+        monkeypatch.setattr(actions, "_pending_with_key", twin_finishes_first)
+        uow = UnitOfWork(session)
+        again = await do_enqueue_job(uow, "test.record", {"n": 2}, dedup_key="twin")
+        await uow.commit()
+    assert again.id != twin.id and again.status == QUEUED
+
+    async def never_there(uow: UnitOfWork, dedup_key: str) -> Job | None:
+        return None
+
+    monkeypatch.setattr(actions, "_pending_with_key", never_there)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        with pytest.raises(Conflict, match="kept finishing"):
+            await do_enqueue_job(uow, "test.record", {"n": 3}, dedup_key="twin")

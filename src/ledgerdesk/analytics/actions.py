@@ -537,9 +537,9 @@ async def do_refresh_analytics(
     cursor: tuple[datetime, int] | None = None
     conversations_seen: datetime | None = None
     while True:
-        # The facts are computed in a read transaction, without the write lock: reading
-        # every message of fifty busy chats took 100 ms, and on SQLite every write of
-        # the process (a chat message...) waited for it. A conversation that changes
+        # The facts are computed in a read transaction, without the write lock: it reads
+        # every message of the changed conversations, and on SQLite every write of the
+        # process (a chat message...) waited for that. A conversation that changes
         # meanwhile gets facts as of the read, whose source_updated_at no longer matches
         # its row: the next run computes it again.
         async with db.session() as session:

@@ -64,7 +64,7 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int, inline: bool) -> Non
         statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
         # Inline, straight to sqlite3: exec_driver_sql's execution context and result
         # cost several times the statement, on every transaction.
-        raw = conn.connection.dbapi_connection if inline else None
+        raw = conn.connection.dbapi_connection
         if not isinstance(raw, InlineAdaptedConnection):
             raw = None
         deadline = time.monotonic() + busy_timeout_ms / 1000

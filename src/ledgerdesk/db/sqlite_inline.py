@@ -12,7 +12,7 @@ Running inline, even the asynchronous layer is ceremony: SQLAlchemy's aiosqlite
 adapter turns each cursor call (execute, fetch, close) into a coroutine and a
 greenlet switch to the event loop and back, some forty per API request. The
 adapter below hands SQLAlchemy the plain ``sqlite3`` cursor instead, so a
-statement is a direct call; aiosqlite still opens and closes the connection.
+statement is a direct call.
 
 With nothing left to wait for, even the session's own hop is ceremony: every
 ``AsyncSession`` call starts a greenlet to run the synchronous session in, some

@@ -82,11 +82,15 @@ async def do_enqueue_job(
         await insert_now(uow.session, job)
     else:
         # The pending-key index decides, also between two transactions racing for the
-        # key. The pending job it met may finish before it is read: then enqueue again.
-        while not await insert_now_unless_exists(uow.session, job, _DEDUP_KEY, PENDING_WHERE):
+        # key. The pending job it met may finish before it is read: then try again.
+        for _ in range(_ENQUEUE_TRIES):
+            if await insert_now_unless_exists(uow.session, job, _DEDUP_KEY, PENDING_WHERE):
+                break
             existing = await _pending_with_key(uow, dedup_key)
             if existing is not None:
                 return existing
+        else:
+            raise Conflict(f"the job {dedup_key!r} kept finishing while it was enqueued again")
     _wake_after_commit(uow)
     return job
 
@@ -139,6 +143,8 @@ async def _pending_with_key(uow: UnitOfWork, dedup_key: str) -> Job | None:
 
 
 _DEDUP_KEY = ("dedup_key",)
+# A pending twin finishing between our insert and our read is rare; three in a row is not.
+_ENQUEUE_TRIES = 3
 
 
 def _wake_after_commit(uow: UnitOfWork) -> None:

@@ -41,8 +41,8 @@ class Job(Base):
             "ix_jobs_pending_dedup_key",
             "dedup_key",
             unique=True,
-            sqlite_where=text(_PENDING_SQL),
-            postgresql_where=text(_PENDING_SQL),
+            sqlite_where=PENDING_WHERE,
+            postgresql_where=PENDING_WHERE,
         ),
         # Retention deletes finished rows by age.
         Index("ix_jobs_status_finished_at", "status", "finished_at"),
