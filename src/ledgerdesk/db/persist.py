@@ -40,6 +40,8 @@ from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.schema import ColumnDefault
 
+from ledgerdesk.db.direct import run_direct
+
 
 @dataclass(frozen=True)
 class _Plan:
@@ -115,10 +117,15 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
     values = _values(plan, instance)
     if plan.autoincrement is not None and values.get(plan.autoincrement) is None:
         values.pop(plan.autoincrement, None)
-        result = cast(CursorResult[Any], await session.execute(plan.statement, values))
-        assert result.inserted_primary_key is not None
-        setattr(instance, plan.autoincrement, result.inserted_primary_key[0])
-    else:
+        direct = run_direct(session, plan.statement, values)
+        if direct is not None:
+            number = direct.lastrowid
+        else:
+            result = cast(CursorResult[Any], await session.execute(plan.statement, values))
+            assert result.inserted_primary_key is not None
+            number = result.inserted_primary_key[0]
+        setattr(instance, plan.autoincrement, number)
+    elif run_direct(session, plan.statement, values) is None:
         await session.execute(plan.statement, values)
     _attach(session, instance)
 
@@ -172,7 +179,11 @@ async def insert_now_unless_exists(
     statement, numbered = _insert_unless_for(type(instance), dialect, key, where, plan)
     values = _values(plan, instance)
     values.pop(numbered, None)
-    number = (await session.execute(statement, values)).scalar_one_or_none()
+    direct = run_direct(session, statement, values)
+    if direct is not None:
+        number = direct.scalar_one_or_none()
+    else:
+        number = (await session.execute(statement, values)).scalar_one_or_none()
     if number is None:
         return False
     setattr(instance, numbered, number)
@@ -217,7 +228,9 @@ async def update_now(session: AsyncSession, instance: Any, **values: Any) -> Non
     # the UPDATE fails, so does the transaction the object belongs to.
     for attribute in attributes:
         set_committed_value(instance, attribute, values[attribute])
-    await session.execute(_update_for(type(instance), attributes), parameters)
+    statement = _update_for(type(instance), attributes)
+    if run_direct(session, statement, parameters) is None:
+        await session.execute(statement, parameters)
 
 
 def inserts_can_race(session: AsyncSession) -> bool:

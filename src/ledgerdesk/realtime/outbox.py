@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Insert, Table, bindparam, func, insert, select, text
 
+from ledgerdesk.db.direct import run_direct
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime.models import StreamEvent
@@ -88,8 +89,12 @@ async def _write_staged(uow: UnitOfWork) -> None:
         )
         last_id = int(inserted.scalar_one())
     elif len(rows) == 1:
-        inserted = await session.execute(_INSERT_ONE, {**rows[0], "created_at": now})
-        last_id = int(inserted.scalar_one())
+        values = {**rows[0], "created_at": now}
+        direct = run_direct(session, _INSERT_ONE, values)
+        if direct is not None:
+            last_id = int(direct.scalar_one_or_none())
+        else:
+            last_id = int((await session.execute(_INSERT_ONE, values)).scalar_one())
     else:
         if postgresql:
             await session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})

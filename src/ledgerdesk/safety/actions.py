@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import CursorResult, Table, Update, bindparam, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledgerdesk.accounts.models import Agent
@@ -22,6 +22,7 @@ from ledgerdesk.accounts.secrets import SecretBox
 from ledgerdesk.audit.actions import do_record_audit
 from ledgerdesk.conversations.models import Message
 from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.direct import rowcount
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import Conflict, InvalidInput, PermissionDenied
 from ledgerdesk.safety import keyring
@@ -244,8 +245,7 @@ async def _store_signature(
     key is not retired (False when it is: a rotation since the key was cached)."""
     statement = _UPDATE_SIGNATURE_WHILE_UNRETIRED if while_unretired else _UPDATE_SIGNATURE
     parameters = {"message_id": message.id, "token": signature.token, "key_id": signature.key_id}
-    result = cast(CursorResult[Any], await uow.session.execute(statement, parameters))
-    if result.rowcount == 0:
+    if await rowcount(uow.session, statement, parameters) == 0:
         return False
     # The row has them now; the session must not write them again.
     set_committed_value(message, "signature", signature.token)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.conversations.models import Message
 from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.direct import scalar_one_or_none
 from ledgerdesk.errors import InvalidInput, NotFound
 from ledgerdesk.safety.actions import PLATFORM_AUTHORS
 from ledgerdesk.safety.denylist import Denylist, denylist_cache
@@ -270,8 +271,8 @@ _CODE_OF = select(Customer.anti_phishing_code).where(Customer.id == bindparam("c
 
 
 async def anti_phishing_code_of(session: AsyncSession, customer_id: int) -> str | None:
-    found = await session.execute(_CODE_OF, {"customer_id": customer_id})
-    return found.scalar_one_or_none()
+    code: str | None = await scalar_one_or_none(session, _CODE_OF, {"customer_id": customer_id})
+    return code
 
 
 async def code_for_customer_copy(

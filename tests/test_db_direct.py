@@ -1,0 +1,178 @@
+"""run_direct: hot Core statements straight on sqlite3 inside an inline SQLite
+transaction, and the usual ``session.execute`` everywhere it would change anything."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ledgerdesk.cli import run_migrations
+from ledgerdesk.conversations.models import Conversation, Message
+from ledgerdesk.customers.actions import do_create_customer
+from ledgerdesk.customers.models import Customer
+from ledgerdesk.db import persist
+from ledgerdesk.db.direct import DirectResult, rowcount, run_direct, scalar_one_or_none
+from ledgerdesk.db.engine import Database
+from ledgerdesk.db.persist import insert_now, insert_now_unless_exists, update_now
+from ledgerdesk.db.uow import UnitOfWork
+from ledgerdesk.realtime.models import StreamEvent
+from tests.api_support import statements
+
+_RENAME = (
+    update(Customer.__table__)  # type: ignore[arg-type]
+    .where(Customer.__table__.c.id == bindparam("customer_id"))
+    .values(name=bindparam("name"))
+)
+_NAME_OF = select(Customer.__table__.c.name).where(
+    Customer.__table__.c.id == bindparam("customer_id")
+)
+
+
+async def _customer_id(db: Database) -> int:
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        customer = await do_create_customer(uow, actor=None, name="Ana", email="ana@example.org")
+        await uow.commit()
+        return customer.id
+
+
+async def test_rows_written_directly_read_back_as_written(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UTC datetimes and JSON go through the same bind processors as execute's."""
+    taken: list[bool] = []
+
+    def recording(*args: Any) -> DirectResult | None:
+        result = run_direct(*args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(persist, "run_direct", recording)
+    customer_id = await _customer_id(db)
+    sent_at = datetime(2026, 11, 28, 23, 59, 58, 123456, tzinfo=UTC)
+    async with db.writer() as session:
+        await session.execute(text("SELECT 1"))  # the transaction now holds its connection
+        conversation = Conversation(channel="web", customer_id=customer_id, subject="USDT")
+        await insert_now(session, conversation)
+        message = Message(
+            conversation_id=conversation.id,
+            author_kind="customer",
+            body="存款没到账 0xabc",
+            channel="web",
+            channel_message_id="c-1",
+            attachments=[{"name": "receipt.pdf", "size": 1024}],
+            created_at=sent_at,
+            safety_flags=["address"],
+        )
+        assert await insert_now_unless_exists(session, message, ("channel", "channel_message_id"))
+        twin = Message(
+            conversation_id=conversation.id,
+            author_kind="customer",
+            body="again",
+            channel="web",
+            channel_message_id="c-1",
+        )
+        assert not await insert_now_unless_exists(session, twin, ("channel", "channel_message_id"))
+        later = sent_at + timedelta(seconds=5)
+        await update_now(session, conversation, message_count=1, last_message_at=later)
+        await session.commit()
+    async with db.session() as session:
+        stored = await session.get(Message, message.id)
+        assert stored is not None
+        assert (stored.body, stored.attachments, stored.safety_flags) == (
+            "存款没到账 0xabc",
+            [{"name": "receipt.pdf", "size": 1024}],
+            ["address"],
+        )
+        assert stored.created_at == sent_at
+        row = await session.get(Conversation, conversation.id)
+        assert row is not None
+        assert (row.message_count, row.last_message_at) == (1, later)
+        count = await session.scalar(text("SELECT count(*) FROM messages"))
+        stored_text = await session.scalar(text("SELECT CAST(created_at AS TEXT) FROM messages"))
+    assert count == 1
+    # Directly on SQLite (all four writes), and stored as SQLAlchemy stores a datetime.
+    assert taken == [db.is_sqlite] * 4
+    if db.is_sqlite:
+        assert stored_text == "2026-11-28 23:59:58.123456"
+
+
+async def test_inline_sqlite_runs_them_directly_and_postgresql_does_not(db: Database) -> None:
+    customer_id = await _customer_id(db)
+    async with db.writer() as session:
+        # A transaction that holds no connection yet begins the usual way.
+        assert run_direct(session, _RENAME, {"customer_id": customer_id, "name": "B"}) is None
+        await session.execute(text("SELECT 1"))
+        done = run_direct(session, _RENAME, {"customer_id": customer_id, "name": "Bea"})
+        if db.is_sqlite:
+            assert done is not None and done.rowcount == 1
+            found = run_direct(session, _NAME_OF, {"customer_id": customer_id})
+            assert found is not None and found.scalar_one_or_none() == "Bea"
+        else:
+            assert done is None
+        # The helpers answer the same either way.
+        assert await rowcount(session, _RENAME, {"customer_id": customer_id, "name": "Cy"}) == 1
+        assert await scalar_one_or_none(session, _NAME_OF, {"customer_id": customer_id}) == "Cy"
+        assert await scalar_one_or_none(session, _NAME_OF, {"customer_id": -1}) is None
+        await session.commit()
+
+
+async def test_the_usual_path_whenever_it_would_differ(tmp_path: Path) -> None:
+    """Inline SQLite only: it alone has a direct path."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}"
+    await asyncio.to_thread(run_migrations, url)
+    db = Database(url)
+    try:
+        await _take_the_usual_path(db)
+    finally:
+        await db.dispose()
+
+
+async def _take_the_usual_path(db: Database) -> None:
+    customer_id = await _customer_id(db)
+    params = {"customer_id": customer_id, "name": "Dee"}
+    async with db.writer() as session:
+        await session.execute(text("SELECT 1"))
+        assert run_direct(session, _RENAME, params) is not None
+        # Unflushed changes: execute would autoflush them before the statement.
+        customer = await session.get(Customer, customer_id)
+        assert customer is not None
+        customer.language = "zh"
+        assert run_direct(session, _RENAME, params) is None
+        await session.flush()
+        assert run_direct(session, _RENAME, params) is not None
+        # Someone counting statements sees every one.
+        with statements(db) as seen:
+            assert run_direct(session, _RENAME, params) is None
+        assert seen == []
+        # ORM-enabled statements, and a default only an execution context fills in.
+        orm_update = update(Customer).where(Customer.id == customer_id).values(name="Eve")
+        assert run_direct(session, orm_update, {}) is None
+        stream_insert = insert(StreamEvent.__table__)  # type: ignore[arg-type]
+        assert run_direct(session, stream_insert, {"kind": "x", "data": {}}) is None
+        await session.rollback()
+
+
+async def test_a_failing_statement_raises_sqlalchemys_error(db: Database) -> None:
+    """SQLite undoes the failed statement; execute runs it again for the wrapped error,
+    and the transaction goes on."""
+    customer_id = await _customer_id(db)
+    async with db.writer() as session:
+        conversation = Conversation(channel="api", customer_id=customer_id)
+        await insert_now(session, conversation)
+        orphan = Message(conversation_id=987_654, author_kind="customer", body="x", channel="api")
+        with pytest.raises(IntegrityError):
+            await insert_now(session, orphan)
+        # Outside a savepoint PostgreSQL aborts the transaction; SQLite keeps it.
+        if db.is_sqlite:
+            assert await rowcount(session, _RENAME, {"customer_id": customer_id, "name": "F"})
+            await session.commit()
+    if db.is_sqlite:
+        async with db.session() as session:
+            assert await session.scalar(select(Customer.name)) == "F"
+            assert await session.scalar(text("SELECT count(*) FROM messages")) == 0
