@@ -266,8 +266,10 @@ async def load_denylist(session: AsyncSession) -> tuple[list[str], list[str]]:
 # Anti-phishing codes ----------------------------------------------------------------
 
 
-# One column, not the whole customer, and built once: every agent reply asks.
-_CODE_OF = select(Customer.anti_phishing_code).where(Customer.id == bindparam("customer_id"))
+# One column, not the whole customer, and built once: every agent reply asks. A Core
+# select (the table's columns, not the mapped ones), so it can run directly (db/direct.py).
+_CUSTOMERS = Customer.__table__.c
+_CODE_OF = select(_CUSTOMERS.anti_phishing_code).where(_CUSTOMERS.id == bindparam("customer_id"))
 
 
 async def anti_phishing_code_of(session: AsyncSession, customer_id: int) -> str | None:
