@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from ledgerdesk.automation import queries as automation_queries
+from ledgerdesk.db import direct
 from ledgerdesk.db.engine import Database
 from ledgerdesk.safety import keyring
 from ledgerdesk.sla import cache as sla_cache
@@ -114,3 +115,42 @@ async def test_a_customer_message_in_an_open_chat_stays_within_its_budget(
     assert len(sent) <= 7 + lock, "\n".join(sent)
     assert not any(s.startswith("SAVEPOINT") for s in seen), "no savepoint for the insert"
     assert not any(s.startswith("INSERT INTO conversation_events") for s in sent), "no change"
+
+
+async def test_the_hot_writes_statements_run_directly_on_sqlite(
+    client: httpx.AsyncClient, world: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every Core statement an API reply offers to db/direct.py compiles for it (an
+    ORM-enabled select slipped through once, silently taking the slow path); on
+    PostgreSQL none is offered."""
+    customer = await world.make_customer()
+    body = {"customer": {"id": customer.id}, "body": "My USDT deposit is missing"}
+    created = await client.post(f"{API}/conversations", json=body, headers=world.bob.headers)
+    assert created.status_code == 201, created.text
+    compiled: list[tuple[str, bool]] = []
+    real_compile = direct._compile
+
+    def recording(statement: Any, keys: tuple[str, ...], dialect: Any) -> Any:
+        plan = real_compile(statement, keys, dialect)
+        compiled.append((str(statement).split("\n")[0], plan is not None))
+        return plan
+
+    monkeypatch.setattr(direct, "_PLANS", {})
+    monkeypatch.setattr(direct, "_compile", recording)
+    for text in ("Looking into it.", "Found it: the deposit is credited now."):
+        reply = await client.post(
+            f"{API}/conversations/{created.json()['id']}/messages",
+            json={"body": text},
+            headers=world.bob.headers,
+        )
+        assert reply.status_code == 201, reply.text
+    if db.engine.dialect.name != "sqlite":
+        assert compiled == []
+        return
+    refused = [sql for sql, fits in compiled if not fits]
+    assert refused == [], refused
+    offered = " | ".join(sql for sql, _ in compiled)
+    for expected in ("INSERT INTO messages", "UPDATE conversations", "UPDATE messages"):
+        assert expected in offered, offered
+    assert "SELECT customers.anti_phishing_code" in offered, offered
+    assert "INSERT INTO stream_events" in offered, offered
