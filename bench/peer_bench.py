@@ -306,6 +306,23 @@ class ErrorLog:
         )
         return max(response.status, 400)
 
+    async def request(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        expected: int,
+        body: dict[str, object] | None = None,
+    ) -> tuple[int, bytes]:
+        """The status (599 for a failed connection) and the body of one request."""
+        try:
+            async with session.request(method, path, json=body) as response:
+                status = await self.check(response, expected)
+                return status, await response.read()
+        except aiohttp.ClientError as error:
+            self.show(repr(error))
+            return 599, b""
+
     def show(self, message: str) -> None:
         if not self.shown:
             self.shown = True
@@ -387,15 +404,10 @@ async def bench_database(
                 "submitter_email": "load@example.org",
                 "priority": 3,
             }
-            try:
-                async with session.post("/api/tickets/", json=body) as response:
-                    status = await errors.check(response, 201)
-                    if status == 201:
-                        created_ids.append(int((await response.json())["id"]))
-                    return status
-            except aiohttp.ClientError as error:
-                errors.show(repr(error))
-                return 599
+            status, raw = await errors.request(session, "POST", "/api/tickets/", 201, body)
+            if status == 201:
+                created_ids.append(int(json.loads(raw)["id"]))
+            return status
 
         async def follow_up(session: aiohttp.ClientSession, index: int) -> int:
             body = {
@@ -403,24 +415,12 @@ async def bench_database(
                 "comment": f"Thanks for waiting, we are checking transaction {index} now.",
                 "public": True,
             }
-            try:
-                async with session.post("/api/followups/", json=body) as response:
-                    status = await errors.check(response, 201)
-                    await response.read()
-                    return status
-            except aiohttp.ClientError as error:
-                errors.show(repr(error))
-                return 599
+            status, _ = await errors.request(session, "POST", "/api/followups/", 201, body)
+            return status
 
         async def list_open(session: aiohttp.ClientSession, index: int) -> int:
-            try:
-                async with session.get("/api/tickets/?status=1") as response:
-                    status = await errors.check(response, 200)
-                    await response.read()
-                    return status
-            except aiohttp.ClientError as error:
-                errors.show(repr(error))
-                return 599
+            status, _ = await errors.request(session, "GET", "/api/tickets/?status=1", 200)
+            return status
 
         pid = server.pid
         warm_up = await run_phase(
