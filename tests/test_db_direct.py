@@ -176,3 +176,34 @@ async def test_a_failing_statement_raises_sqlalchemys_error(db: Database) -> Non
         async with db.session() as session:
             assert await session.scalar(select(Customer.name)) == "F"
             assert await session.scalar(text("SELECT count(*) FROM messages")) == 0
+
+
+async def test_a_failure_after_sqlite_rolled_back_is_not_run_again(tmp_path: Path) -> None:
+    """SQLite rolls a whole transaction back on some errors (a full disk, I/O); a rerun
+    through execute would then run outside any transaction. The error is raised once,
+    wrapped. Mimicked with a ROLLBACK on the raw connection; its trace counts runs."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'rolled-back.db'}"
+    await asyncio.to_thread(run_migrations, url)
+    db = Database(url)
+    try:
+        customer_id = await _customer_id(db)
+        ran: list[str] = []
+        async with db.writer() as session:
+            conversation = Conversation(channel="api", customer_id=customer_id)
+            await insert_now(session, conversation)
+            connection = await session.connection()
+            raw = connection.sync_connection.connection.driver_connection._connection  # type: ignore[union-attr]
+            raw.set_trace_callback(ran.append)
+            raw.rollback()
+            orphan = Message(
+                conversation_id=987_654, author_kind="customer", body="x", channel="api"
+            )
+            with pytest.raises(IntegrityError):
+                await insert_now(session, orphan)
+            raw.set_trace_callback(None)
+            await session.rollback()
+        assert len([sql for sql in ran if sql.startswith("INSERT INTO messages")]) == 1, ran
+        async with db.session() as session:
+            assert await session.scalar(text("SELECT count(*) FROM conversations")) == 0
+    finally:
+        await db.dispose()

@@ -4,8 +4,9 @@ transaction, compiled once.
 A web chat message or an API reply makes a handful of small writes: the message's
 INSERT, the conversation's counters, the real-time stream entry. Through
 ``session.execute`` each one builds an execution context, processes its parameters
-and a result, and fires the session's and the engine's hooks: about 100 µs of
-Python for a statement SQLite runs in under 10 µs (in-process micro-timing). Inside a
+and a result, and fires the session's and the engine's hooks: many times the work
+SQLite does for such a statement (bench/instructions_bench.py counts what skipping
+it saves a request). Inside a
 transaction that already holds its connection none of that is needed: the statement
 is compiled by SQLAlchemy once per set of parameter names, its bind processors (our
 UTC datetimes, JSON) are applied in order, and the ``sqlite3`` connection runs it.
@@ -23,6 +24,13 @@ change what happens:
   columns whose values need processing);
 - SQLite raises: SQLite undoes a failed statement, so the caller runs it again the
   usual way and gets SQLAlchemy's wrapped error (``IntegrityError``) as it expects.
+  When SQLite rolled the whole transaction back instead (a full disk, an I/O error),
+  running it again would run it outside any transaction: the error is raised,
+  wrapped, at once.
+
+Like sqlite_inline.py, this reads a few SQLAlchemy internals (the session's
+transaction, identity map and compiled statements); the version is pinned and the
+suite runs on it.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Executable
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import MultipleResultsFound
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -164,8 +172,12 @@ def run_direct(
     try:
         cursor = raw.execute(plan.sql, arguments)
         rows = cursor.fetchall() if plan.returns_rows else []
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as error:
+        if raw.in_transaction:
+            return None  # only the statement was undone: execute runs it for its error
+        raise DBAPIError.instance(
+            plan.sql, arguments, error, sqlite3.Error, dialect=connection.dialect
+        ) from error
     return DirectResult(cursor.rowcount, cursor.lastrowid, rows)
 
 
