@@ -20,6 +20,7 @@ from ledgerdesk.conversations.models import (
     Message,
 )
 from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.load import begin, load_now, rows_of
 from ledgerdesk.errors import InvalidInput, NotFound, PermissionDenied
 
 MAX_ID = 2**63 - 1
@@ -32,6 +33,10 @@ _LOCKED_CONVERSATION = (
     .where(Conversation.id == bindparam("conversation_id"))
     .with_for_update()
     .execution_options(populate_existing=True)
+)
+# The same read straight on SQLite (db/load.py), which ignores FOR UPDATE anyway.
+_CONVERSATION_ROW = rows_of(Conversation).where(
+    Conversation.__table__.c.id == bindparam("conversation_id")
 )
 
 
@@ -46,8 +51,15 @@ async def access_conversation(
     if write:
         # A writer locks the row (PostgreSQL; SQLite writers are serialised already), so
         # concurrent replies cannot lose each other's message_count or status changes.
-        found = await session.execute(_LOCKED_CONVERSATION, {"conversation_id": conversation_id})
-        conversation = found.scalar_one_or_none()
+        await begin(session)  # the transaction's first statement: begin, then read direct
+        found = await load_now(
+            session,
+            Conversation,
+            _CONVERSATION_ROW,
+            _LOCKED_CONVERSATION,
+            {"conversation_id": conversation_id},
+        )
+        conversation = found[0] if found else None
     else:
         conversation = await session.get(Conversation, conversation_id)
     if conversation is None:

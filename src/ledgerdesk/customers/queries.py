@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.customers.models import Customer, CustomerIdentity
+from ledgerdesk.db.load import get_now, rows_of
 from ledgerdesk.errors import NotFound, PermissionDenied
 
 
 def _like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# session.get(Customer, id) straight on SQLite (db/load.py): a new conversation's first read.
+_CUSTOMER_ROW = rows_of(Customer).where(Customer.__table__.c.id == bindparam("ident"))
 
 
 async def access_customer(
@@ -25,7 +30,7 @@ async def access_customer(
     else:
         principal.require_agent()
         principal.require_scope("customers:read")
-    customer = await session.get(Customer, customer_id)
+    customer = await get_now(session, Customer, _CUSTOMER_ROW, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     seen = {customer.id}

@@ -9,7 +9,8 @@ SQLite does for such a statement (bench/instructions_bench.py counts what skippi
 it saves a request). Inside a
 transaction that already holds its connection none of that is needed: the statement
 is compiled by SQLAlchemy once per set of parameter names, its bind processors (our
-UTC datetimes, JSON) are applied in order, and the ``sqlite3`` connection runs it.
+UTC datetimes, JSON) are applied in order, and the ``sqlite3`` connection runs it;
+returned values go through the columns' result processors, as a cursor result's do.
 
 The usual path is taken (``run_direct`` returns None) whenever any of this would
 change what happens:
@@ -20,8 +21,7 @@ change what happens:
 - someone listens to the engine's statement events (tests counting statements,
   tracing): they see every statement;
 - the statement is ORM-enabled, or needs what only an execution context provides
-  (Python-side defaults computed at execution, expanding parameters, returned
-  columns whose values need processing);
+  (Python-side defaults computed at execution, expanding parameters);
 - SQLite raises: SQLite undoes a failed statement, so the caller runs it again the
   usual way and gets SQLAlchemy's wrapped error (``IntegrityError``) as it expects.
   When SQLite rolled the whole transaction back instead (a full disk, an I/O error),
@@ -58,6 +58,9 @@ class _Plan:
     constants: tuple[Any, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     returns_rows: bool
+    # Per returned column: its result processor (UTC datetimes, JSON) or None; empty
+    # when no column needs one.
+    row_processors: tuple[Callable[[Any], Any] | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +107,12 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         or compiled.post_compile_params
     ):
         return None
-    for column in compiled._result_columns:
-        if column.type._cached_result_processor(dialect, None) is not None:
-            return None
+    # As the cursor result would process them (sqlite3 reports no column types).
+    row_processors = tuple(
+        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
+    )
+    if not any(row_processors):
+        row_processors = ()
     given = set(keys)
     names = tuple(compiled.positiontup)
     bind_processors = compiled._bind_processors
@@ -130,6 +136,7 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         constants=tuple(constants),
         processors=tuple(processors),
         returns_rows=bool(compiled._result_columns),
+        row_processors=row_processors,
     )
 
 
@@ -178,7 +185,18 @@ def run_direct(
         raise DBAPIError.instance(
             plan.sql, arguments, error, sqlite3.Error, dialect=connection.dialect
         ) from error
+    if plan.row_processors and rows:
+        rows = [_processed(plan.row_processors, row) for row in rows]
     return DirectResult(cursor.rowcount, cursor.lastrowid, rows)
+
+
+def _processed(
+    processors: tuple[Callable[[Any], Any] | None, ...], row: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    return tuple(
+        value if process is None else process(value)
+        for process, value in zip(processors, row, strict=True)
+    )
 
 
 async def scalar_one_or_none(
@@ -199,3 +217,18 @@ async def rowcount(session: AsyncSession, statement: Executable, params: Mapping
         return direct.rowcount
     result: CursorResult[Any] = await session.execute(statement, params)  # type: ignore[assignment]
     return result.rowcount
+
+
+async def execute_many(
+    session: AsyncSession, statement: Executable, rows: list[dict[str, Any]]
+) -> None:
+    """``await session.execute(statement, rows)`` for an INSERT or UPDATE of several
+    rows, each run directly where it can be.
+
+    As with the driver's executemany, the rows before a failing one stay written: the
+    failing row and those after it go through ``execute``, which raises the error.
+    """
+    for index, row in enumerate(rows):
+        if run_direct(session, statement, row) is None:
+            await session.execute(statement, rows[index:])
+            return

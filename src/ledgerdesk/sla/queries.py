@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
+from ledgerdesk.db.load import load_now, rows_of
 from ledgerdesk.errors import NotFound
 from ledgerdesk.sla.calendar import BusinessCalendar
 from ledgerdesk.sla.models import ConversationSla, SlaCalendar, SlaPolicy
@@ -55,6 +56,11 @@ _CLOCKS_OF = (
     .where(ConversationSla.conversation_id == bindparam("conversation_id"))
     .order_by(ConversationSla.id)
 )
+_CLOCK_ROWS = (
+    rows_of(ConversationSla)
+    .where(ConversationSla.__table__.c.conversation_id == bindparam("conversation_id"))
+    .order_by(ConversationSla.__table__.c.id)
+)
 _STATES_OF = (
     select(ConversationSla, SlaPolicy.name)
     .join(SlaPolicy, SlaPolicy.id == ConversationSla.policy_id)
@@ -65,8 +71,9 @@ _STATES_OF = (
 
 async def open_clocks(session: AsyncSession, conversation_id: int) -> list[ConversationSla]:
     """Clocks not stopped yet, plus the last stopped resolution clock (a reopen resumes it)."""
-    found = await session.execute(_CLOCKS_OF, {"conversation_id": conversation_id})
-    rows = list(found.scalars())
+    rows: Sequence[ConversationSla] = await load_now(
+        session, ConversationSla, _CLOCK_ROWS, _CLOCKS_OF, {"conversation_id": conversation_id}
+    )
     unstopped = [row for row in rows if row.stopped_at is None]
     resolution = [row for row in rows if row.metric == "resolution"]
     if resolution and resolution[-1].stopped_at is not None:
