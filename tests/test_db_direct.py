@@ -13,11 +13,17 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ledgerdesk.cli import run_migrations
-from ledgerdesk.conversations.models import Conversation, Message
+from ledgerdesk.conversations.models import Conversation, ConversationTag, Message
 from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.customers.models import Customer
-from ledgerdesk.db import persist
-from ledgerdesk.db.direct import DirectResult, rowcount, run_direct, scalar_one_or_none
+from ledgerdesk.db import direct, persist
+from ledgerdesk.db.direct import (
+    DirectResult,
+    execute_many,
+    rowcount,
+    run_direct,
+    scalar_one_or_none,
+)
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.persist import insert_now, insert_now_unless_exists, update_now
 from ledgerdesk.db.uow import UnitOfWork
@@ -207,3 +213,35 @@ async def test_a_failure_after_sqlite_rolled_back_is_not_run_again(tmp_path: Pat
             assert await session.scalar(text("SELECT count(*) FROM conversations")) == 0
     finally:
         await db.dispose()
+
+
+_TAG = insert(ConversationTag.__table__)  # type: ignore[arg-type]
+
+
+async def test_execute_many_writes_each_row_and_keeps_executemanys_failure(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows before a failing one stay written, as with the driver's executemany."""
+    taken: list[bool] = []
+
+    def recording(*args: Any) -> DirectResult | None:
+        result = run_direct(*args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(direct, "run_direct", recording)
+    customer_id = await _customer_id(db)
+    async with db.writer() as session:
+        await session.execute(text("SELECT 1"))
+        conversation = Conversation(channel="web", customer_id=customer_id, subject="tags")
+        await insert_now(session, conversation)
+        rows = [{"conversation_id": conversation.id, "tag": t} for t in ("deposit", "usdt")]
+        await execute_many(session, _TAG, rows)
+        assert taken == ([True, True] if db.is_sqlite else [False])
+        clash = [{"conversation_id": conversation.id, "tag": t} for t in ("trc20", "usdt", "kyc")]
+        with pytest.raises(IntegrityError):
+            await execute_many(session, _TAG, clash)
+        if db.is_sqlite:  # on PostgreSQL the failed statement aborts the transaction
+            tags = await session.scalars(select(ConversationTag.tag).order_by(ConversationTag.tag))
+            assert list(tags) == ["deposit", "trc20", "usdt"]
+        await session.rollback()

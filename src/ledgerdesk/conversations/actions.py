@@ -40,6 +40,7 @@ from ledgerdesk.conversations.status import (
     status_after_customer_message,
 )
 from ledgerdesk.customers.models import Customer
+from ledgerdesk.db.direct import execute_many
 from ledgerdesk.db.persist import (
     insert_now,
     insert_now_unless_exists,
@@ -60,7 +61,8 @@ from ledgerdesk.safety.guard import GuardedText, customer_notice, guard_text
 from ledgerdesk.safety.queries import code_for_customer_copy
 from ledgerdesk.sla.actions import do_sla_on_created, do_sla_on_message, do_sla_on_update
 
-_INSERT_TAGS = insert(ConversationTag)
+# Core, not ORM-enabled: the ORM's bulk insert cost more than the rows (db/direct.py).
+_INSERT_TAGS = insert(ConversationTag.__table__)  # type: ignore[arg-type]
 CHANNELS = ("webchat", "email", "telegram", "discord", "api")
 MAX_TAGS = 50
 
@@ -355,8 +357,10 @@ async def do_create_conversation(
         message.conversation_id = conversation.id
         await insert_now(uow.session, message)
         if clean_tags:
-            await uow.session.execute(
-                _INSERT_TAGS, [{"conversation_id": conversation.id, "tag": t} for t in clean_tags]
+            await execute_many(
+                uow.session,
+                _INSERT_TAGS,
+                [{"conversation_id": conversation.id, "tag": t} for t in clean_tags],
             )
         created = {
             "status": conversation.status,
