@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import StringConstraints
 
 from ledgerdesk.accounts.principal import Principal
@@ -37,7 +37,7 @@ from ledgerdesk.customers.models import Customer, IdentityKind
 from ledgerdesk.customers.queries import access_customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
-from ledgerdesk.server.deps import Actor, ReadSession, State, Uow, unit_of_work
+from ledgerdesk.server.deps import Actor, ReadSession, Uow, app_state, unit_of_work
 from ledgerdesk.server.types import DbId, PathId, Tag
 from ledgerdesk.sla.actions import new_conversation_clocks
 from ledgerdesk.sla.queries import sla_for
@@ -72,10 +72,10 @@ async def _customer_for_new_conversation(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationOut)
 async def create_conversation(
-    payload: ConversationCreate, actor: Actor, state: State, response: Response
+    payload: ConversationCreate, actor: Actor, request: Request, response: Response
 ) -> ConversationOut:
     """Open a conversation with its first customer message. Idempotent per channel_message_id."""
-    async with unit_of_work(state) as uow:
+    async with unit_of_work(app_state(request)) as uow:
         return await _create_conversation(uow, payload, actor, response)
 
 
@@ -195,13 +195,17 @@ async def update_conversation(
     "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageOut
 )
 async def post_message(
-    conversation_id: PathId, payload: MessageCreate, actor: Actor, state: State, response: Response
+    conversation_id: PathId,
+    payload: MessageCreate,
+    actor: Actor,
+    request: Request,
+    response: Response,
 ) -> MessageOut:
     """A public reply (``internal: false``) or an internal note.
 
     Idempotent per channel_message_id: a resend returns the stored message with 200.
     """
-    async with unit_of_work(state) as uow:
+    async with unit_of_work(app_state(request)) as uow:
         conversation = await access_conversation(uow.session, actor, conversation_id, write=True)
         message, created = await do_add_message(
             uow,

@@ -26,11 +26,17 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 
 
+def app_state(request: HTTPConnection) -> AppState:
+    """The application's state, for a route or dependency that has the request anyway:
+    one dependency fewer for FastAPI to solve on the busiest routes."""
+    state: AppState = request.app.state.ledgerdesk
+    return state
+
+
 # Dependencies are coroutines even when they do not await: FastAPI runs a plain
 # function in a worker thread, a thread hop on every request.
 async def get_state(request: Request) -> AppState:
-    state: AppState = request.app.state.ledgerdesk
-    return state
+    return app_state(request)
 
 
 State = Annotated[AppState, Depends(get_state)]
@@ -142,7 +148,8 @@ def _touch_token(state: AppState, principal: Principal) -> None:
     state.spawn(touch())
 
 
-async def get_principal(request: Request, state: State) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    state = app_state(request)
     # Most API calls come from a token seen a moment ago: no session at all for those.
     cached = cached_principal(request, state)
     if cached is not None:
