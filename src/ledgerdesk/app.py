@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from starlette.staticfiles import StaticFiles
 
 from ledgerdesk import __version__
@@ -49,6 +49,7 @@ from ledgerdesk.realtime import api as realtime_api
 from ledgerdesk.routing import api as routing_api
 from ledgerdesk.safety import api as safety_api
 from ledgerdesk.server.errors import install_error_handlers
+from ledgerdesk.server.routes import include_flat
 from ledgerdesk.server.state import AppState
 from ledgerdesk.settings import Settings, get_settings
 from ledgerdesk.sla import api as sla_api
@@ -153,21 +154,24 @@ def create_app(
         assert response is not None
         return response
 
-    api = APIRouter(prefix="/api/v1")
-    api.include_router(conversations_api.router)
-    api.include_router(customers_api.router)
-    api.include_router(accounts_api.router)
-    api.include_router(chain_api.router)
-    api.include_router(assistant_api.router)
-    api.include_router(knowledge_api.router)
-    api.include_router(sla_api.router)
-    api.include_router(automation_api.router)
-    api.include_router(macros_api.router)
-    api.include_router(routing_api.router)
-    api.include_router(analytics_api.router)
-    api.include_router(gaps_api.router)  # /api/v1/analytics/gaps
-    api.include_router(feedback_api.router)
-    app.include_router(api)
+    # The API's routes are the app's own (server/routes.py): FastAPI matches an
+    # included router's routes twice per level of inclusion.
+    for api_router in (
+        conversations_api.router,
+        customers_api.router,
+        accounts_api.router,
+        chain_api.router,
+        assistant_api.router,
+        knowledge_api.router,
+        sla_api.router,
+        automation_api.router,
+        macros_api.router,
+        routing_api.router,
+        analytics_api.router,
+        gaps_api.router,  # /api/v1/analytics/gaps
+        feedback_api.router,
+    ):
+        include_flat(app, api_router, "/api/v1")
     app.include_router(realtime_api.router)
     webchat_api.install(app)
     safety_api.install(app, state)  # /verify, /admin/safety, the reply signing key
