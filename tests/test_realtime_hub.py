@@ -14,14 +14,16 @@ from typing import Any
 
 import pytest
 
+from ledgerdesk.db.direct import run_direct
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event, MemoryEventBus
 from ledgerdesk.realtime import hub as hub_module
 from ledgerdesk.realtime import outbox
+from ledgerdesk.realtime import queries as queries_module
 from ledgerdesk.realtime.connection import RealtimeConnection
 from ledgerdesk.realtime.hub import Feed, StreamHub
-from ledgerdesk.realtime.queries import Audience, stream_head
+from ledgerdesk.realtime.queries import Audience, read_rows, stream_head
 
 AGENT = Audience(customer_id=None)
 
@@ -269,3 +271,31 @@ async def test_a_failed_catch_up_read_closes_the_connection_so_the_client_resume
     assert closed is not None and closed[0] == 1011
     assert _socket(behind).frames == [] and hub.live == 0
     hub.leave(Feed(AGENT, 0))  # stops the reading the catch-up started
+
+
+async def test_read_rows_from_a_session_is_the_read_from_a_connection(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub reads through a session on SQLite, straight from sqlite3: the same rows."""
+    taken: list[bool] = []
+
+    def recording(*args: Any) -> Any:
+        result = run_direct(*args)
+        taken.append(result is not None)
+        return result
+
+    monkeypatch.setattr(queries_module, "run_direct", recording)
+    first = await _append(db, None, 1, customer_id=None, team_id=None)
+    await _append(db, None, 2, for_customer=False)
+    await _append(db, None, 3)
+    async with db.engine.connect() as connection:
+        expected = await read_rows(connection, first - 1)
+    async with db.session() as session:
+        found = await read_rows(session, first - 1)
+        limited = await read_rows(session, first - 1, limit=2)
+    assert [row.id for row in expected] == [first, first + 1, first + 2]
+    assert found == expected
+    assert limited == expected[:2]
+    assert json.loads(found[0].data_json) == {"n": 1, "view": "agent"}
+    assert found[1].customer_json is None
+    assert taken == [db.is_sqlite, db.is_sqlite]

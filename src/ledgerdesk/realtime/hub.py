@@ -184,8 +184,12 @@ class StreamHub:
 
     async def _read_new(self, me: asyncio.Task[None] | None) -> None:
         while self._task is me and self.position is not None:
-            async with self._db.engine.connect() as connection:
-                rows = await read_rows(connection, self.position)
+            if self._db.is_sqlite:  # a session: read straight from sqlite3 (read_rows)
+                async with self._db.session() as session:
+                    rows = await read_rows(session, self.position)
+            else:
+                async with self._db.engine.connect() as connection:
+                    rows = await read_rows(connection, self.position)
             if self._task is not me or self.position is None:
                 return  # stopped while reading: nobody is live
             lagging: list[Feed] = []

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import hidden_team_ids
+from ledgerdesk.db.direct import run_direct
+from ledgerdesk.db.load import begin
 from ledgerdesk.realtime.models import StreamEvent
 from ledgerdesk.realtime.outbox import STREAM
 
@@ -140,10 +142,21 @@ _NO_LIMIT = 2**63 - 1
 
 
 async def read_rows(
-    connection: AsyncConnection, after_id: int, limit: int = BATCH
+    source: AsyncSession | AsyncConnection, after_id: int, limit: int = BATCH
 ) -> list[StreamRow]:
-    """Every entry newer than ``after_id``, oldest first, with both views (the hub's read)."""
-    result = await connection.execute(_ROWS, {"after": after_id, "limit": limit})
+    """Every entry newer than ``after_id``, oldest first, with both views (the hub's read).
+
+    From an inline SQLite session the SELECT runs straight on sqlite3 (db/direct.py):
+    under a chat load the hub reads after nearly every commit, and SQLAlchemy's
+    execution around the statement cost several times SQLite's work.
+    """
+    params = {"after": after_id, "limit": limit}
+    if isinstance(source, AsyncSession):
+        await begin(source)
+        direct = run_direct(source, _ROWS, params)
+        if direct is not None:
+            return [StreamRow(*row) for row in direct.rows]
+    result = await source.execute(_ROWS, params)
     return [StreamRow(*row) for row in result.all()]
 
 
