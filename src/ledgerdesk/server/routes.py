@@ -3,10 +3,11 @@
 FastAPI 0.163 keeps an included router as one entry of its parent and matches a
 request against it twice (once to choose the router, once inside it), and walks
 every included router to check that none changed, on every request. For the API,
-whose routes are the hot ones, that was a tenth of the instructions of a reply
-(bench/instructions_bench.py). ``include_flat`` adds each route to the app as if it
-had been declared there with the prefix: same paths, operation ids, tags and
-responses (tests/test_routes_flat.py compares the OpenAPI documents).
+whose routes are the hot ones, that was about a sixth of the instructions of a reply
+(5.64 against 4.72 million, bench/instructions_bench.py). ``include_flat`` adds each
+route to the app as if it had been declared there with the prefix: same paths,
+operation ids, tags and responses (tests/test_routes_flat.py compares the OpenAPI
+documents).
 """
 
 from __future__ import annotations
