@@ -6,11 +6,15 @@ about three times between sessions, which hides a 5-15% change. Valgrind's callg
 counts the instructions the process executes: the same code, inputs and start-up give
 the same count whatever else the machine does. The app runs in process (raw ASGI
 calls, no sockets, no HTTP parsing; the embedded job worker off), with production
-settings on a SQLite file. The process runs twice, with ``--small`` and ``--large``
-requests after the same start-up and warm-up; the difference divided by the extra
-requests is the cost of one request, start-up cancelled out.
+settings on a SQLite file. ``--operation chat`` counts a web chat message instead: a
+customer's ``send`` frame over an in-process WebSocket until its ack, and the agent
+connection's delivery of it (the real-time hub's read included). The process runs
+twice, with ``--small`` and ``--large`` requests after the same start-up and warm-up;
+the difference divided by the extra requests is the cost of one request, start-up
+cancelled out.
 
     python bench/instructions_bench.py --operation post          # about 10 minutes
+    python bench/instructions_bench.py --operation chat
     PYTHONPATH=/path/to/other/tree/src python bench/instructions_bench.py  # compare trees
 
 Needs valgrind (Debian: ``apt-get install valgrind``). Under valgrind a request runs
@@ -86,6 +90,94 @@ async def _call(app: Any, method: str, path: str, body: dict[str, Any], token: s
     return json.loads(response["body"])
 
 
+class _Socket:
+    """An in-process WebSocket client of the ASGI app (no sockets, no frame parsing)."""
+
+    def __init__(self, app: Any, path: str) -> None:
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "scheme": "ws",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1:8000")],
+            "client": ("127.0.0.1", 50001),
+            "server": ("127.0.0.1", 8000),
+            "subprotocols": [],
+            "state": {},
+        }
+        self._to_app.put_nowait({"type": "websocket.connect"})
+        self.task = asyncio.get_running_loop().create_task(
+            app(scope, self._to_app.get, self._from_app.put)
+        )
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    async def receive(self) -> dict[str, Any]:
+        """The next text frame (accept and other messages are skipped)."""
+        while True:
+            message = await self._from_app.get()
+            if message["type"] == "websocket.close":
+                raise RuntimeError(f"the server closed the connection: {message}")
+            if message["type"] == "websocket.send" and message.get("text"):
+                frame: dict[str, Any] = json.loads(message["text"])
+                return frame
+
+    async def hello(self, token: str) -> None:
+        await self.send({"type": "hello", "token": token})
+        while (await self.receive())["type"] != "ready":
+            pass
+
+
+async def _chat(app: Any, url: str, requests: int) -> None:
+    """Warm up, then ``requests`` customer messages, each until acked and delivered."""
+    from chat_bench import prepare as prepare_chat
+
+    agent_token, (customer_token,) = await prepare_chat(url, 1)
+    agent = _Socket(app, "/api/v1/realtime")
+    await agent.hello(agent_token)
+    customer = _Socket(app, "/api/v1/realtime")
+    await customer.hello(customer_token)
+    conversation_id: int | None = None
+
+    async def message(index: int) -> None:
+        nonlocal conversation_id
+        client_id = f"c-{index}"
+        frame: dict[str, Any] = {
+            "type": "send",
+            "client_id": client_id,
+            "body": f"Is my deposit {index} there yet?",
+        }
+        if conversation_id is not None:
+            frame["conversation_id"] = conversation_id
+        await customer.send(frame)
+        while True:
+            answer = await customer.receive()
+            if answer["type"] == "error":
+                raise RuntimeError(f"the message was refused: {answer}")
+            if answer["type"] == "ack" and answer["client_id"] == client_id:
+                conversation_id = answer["conversation_id"]
+                break
+        while True:  # the agent's connection receives it through the hub
+            event = await agent.receive()
+            sent = event.get("data", {}).get("message") if event["type"] == "event" else None
+            if sent and sent.get("client_id") == client_id:
+                return
+
+    for index in range(WARM_UP):
+        await message(index)
+    for index in range(requests):
+        await message(WARM_UP + index)
+    for socket in (customer, agent):
+        socket.task.cancel()
+
+
 async def _child(operation: str, requests: int) -> None:
     """Start the app, warm it up, then make ``requests`` requests of ``operation``."""
     from api_bench import prepare
@@ -101,6 +193,9 @@ async def _child(operation: str, requests: int) -> None:
             "LEDGERDESK_PUBLIC_URL": "http://127.0.0.1:8000",
             "LEDGERDESK_LOG_LEVEL": "warning",
             "LEDGERDESK_JOB_WORKER_IN_SERVER": "false",
+            # One visitor sends every chat message, as fast as it can (as in chat_bench).
+            "LEDGERDESK_WIDGET_SENDS_PER_MINUTE_PER_VISITOR": "100000",
+            "LEDGERDESK_WIDGET_SENDS_PER_MINUTE_PER_IP": "100000",
         }
     )
     from ledgerdesk.app import create_app
@@ -127,6 +222,9 @@ async def _child(operation: str, requests: int) -> None:
 
     try:
         async with app.router.lifespan_context(app):
+            if operation == "chat":
+                await _chat(app, url, requests)
+                return
             for index in range(WARM_UP):
                 await create(index)
                 await post(index)
@@ -160,7 +258,7 @@ def _count(operation: str, requests: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--operation", choices=["create", "post"], default="post")
+    parser.add_argument("--operation", choices=["create", "post", "chat"], default="post")
     parser.add_argument("--small", type=int, default=20, help="requests in the first run")
     parser.add_argument("--large", type=int, default=120, help="requests in the second run")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
