@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text, update
@@ -18,7 +17,6 @@ from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db import direct, persist
 from ledgerdesk.db.direct import (
-    DirectResult,
     execute_many,
     rowcount,
     run_direct,
@@ -29,6 +27,7 @@ from ledgerdesk.db.persist import insert_now, insert_now_unless_exists, update_n
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.realtime.models import StreamEvent
 from tests.api_support import statements
+from tests.direct_support import record_direct
 
 _RENAME = (
     update(Customer.__table__)  # type: ignore[arg-type]
@@ -51,14 +50,7 @@ async def test_rows_written_directly_read_back_as_written(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """UTC datetimes and JSON go through the same bind processors as execute's."""
-    taken: list[bool] = []
-
-    def recording(*args: Any) -> DirectResult | None:
-        result = run_direct(*args)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(persist, "run_direct", recording)
+    taken = record_direct(monkeypatch, persist)
     customer_id = await _customer_id(db)
     sent_at = datetime(2026, 11, 28, 23, 59, 58, 123456, tzinfo=UTC)
     async with db.writer() as session:
@@ -222,14 +214,7 @@ async def test_execute_many_writes_each_row_and_keeps_executemanys_failure(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rows before a failing one stay written, as with the driver's executemany."""
-    taken: list[bool] = []
-
-    def recording(*args: Any) -> DirectResult | None:
-        result = run_direct(*args)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(direct, "run_direct", recording)
+    taken = record_direct(monkeypatch, direct)
     customer_id = await _customer_id(db)
     async with db.writer() as session:
         await session.execute(text("SELECT 1"))

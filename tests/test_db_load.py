@@ -3,6 +3,7 @@ as the ORM would load them, and the ORM statement wherever the direct path is of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,11 +15,11 @@ from ledgerdesk.conversations.models import Conversation
 from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db import load
-from ledgerdesk.db.direct import DirectResult, run_direct
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.load import begin, get_now, load_now, rows_of
 from ledgerdesk.db.persist import insert_now
 from ledgerdesk.db.uow import UnitOfWork
+from tests.direct_support import record_direct
 
 _TABLE = Conversation.__table__
 _ROWS = rows_of(Conversation).where(_TABLE.c.id == bindparam("conversation_id"))
@@ -70,18 +71,8 @@ async def _conversations(db: Database) -> tuple[int, list[int]]:
         return customer.id, [first.id, second.id]
 
 
-class _Taken:
-    """Records whether each load_now went direct."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.direct: list[bool] = []
-
-        def recording(*args: Any) -> DirectResult | None:
-            result = run_direct(*args)
-            self.direct.append(result is not None)
-            return result
-
-        monkeypatch.setattr(load, "run_direct", recording)
+async def _load(session: Any, conversation_id: int) -> Sequence[Conversation]:
+    return await load_now(session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id})
 
 
 async def test_objects_are_what_the_orm_loads(
@@ -95,7 +86,7 @@ async def test_objects_are_what_the_orm_loads(
                 await session.execute(_ORM_OF_CUSTOMER, {"customer_id": customer_id})
             ).scalars()
         ]
-    taken = _Taken(monkeypatch)
+    taken = record_direct(monkeypatch, load)
     async with db.writer() as session:
         await begin(session)
         found = await load_now(
@@ -108,18 +99,16 @@ async def test_objects_are_what_the_orm_loads(
         assert found[1].solved_at is None
         # Persistent objects of this session, loaded from the same transaction.
         assert all(object_session(c) is session.sync_session for c in found)
-        assert await load_now(session, Conversation, _ROWS, _ORM, {"conversation_id": -1}) == []
+        assert await _load(session, -1) == []
         await session.rollback()
-    assert taken.direct == [db.is_sqlite] * 2
+    assert taken == [db.is_sqlite] * 2
 
 
 async def test_changes_to_a_loaded_object_are_written(db: Database) -> None:
     _, (conversation_id, _) = await _conversations(db)
     async with db.writer() as session:
         await begin(session)
-        (conversation,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id}
-        )
+        (conversation,) = await _load(session, conversation_id)
         conversation.subject = "Withdrawal arrived"
         conversation.tags = ["withdrawal", "resolved"]
         await session.commit()
@@ -135,42 +124,34 @@ async def test_an_object_the_session_holds_takes_the_rows_values(
 ) -> None:
     """As populate_existing: the same object, with what the row holds now."""
     _, (conversation_id, _) = await _conversations(db)
-    taken = _Taken(monkeypatch)
+    taken = record_direct(monkeypatch, load)
     async with db.writer() as session:
         await begin(session)
-        (held,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id}
-        )
+        (held,) = await _load(session, conversation_id)
         # A Core UPDATE leaves the session's object as it was...
         await session.execute(_SET_STATUS, {"conversation_id": conversation_id, "status": "solved"})
         assert held.status == "new"
-        (again,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id}
-        )
+        (again,) = await _load(session, conversation_id)
         assert again is held
         assert held.status == "solved"
         assert any(c is held for c in session.sync_session.identity_map.values())
         # ...and the refreshed values count as loaded, not as changes to write.
         assert not session.sync_session.dirty
         await session.rollback()
-    assert taken.direct == [db.is_sqlite] * 2
+    assert taken == [db.is_sqlite] * 2
 
 
 async def test_the_orm_statement_runs_where_the_direct_path_is_off(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer_id, (conversation_id, _) = await _conversations(db)
-    taken = _Taken(monkeypatch)
+    taken = record_direct(monkeypatch, load)
     async with db.writer() as session:
-        # No connection held yet: the ORM statement begins the transaction.
-        (first,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id}
-        )
+        # No connection held yet: load_now begins, then reads directly on SQLite.
+        (first,) = await _load(session, conversation_id)
         # An unflushed change: the ORM statement autoflushes it first, and reads it back.
         first.subject = "changed, not flushed"
-        (same,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": conversation_id}
-        )
+        (same,) = await _load(session, conversation_id)
         assert same is first and same.subject == "changed, not flushed"
         # An unflushed new object is flushed by the ORM statement, so the read finds it.
         fresh = Conversation(channel="web", customer_id=customer_id, subject="new")
@@ -180,7 +161,7 @@ async def test_the_orm_statement_runs_where_the_direct_path_is_off(
         )
         assert fresh in found
         await session.rollback()
-    assert taken.direct == [False, False, False]
+    assert taken == [db.is_sqlite, False, False]
 
 
 async def test_begin_holds_the_connection_on_sqlite_only(db: Database) -> None:
@@ -211,9 +192,7 @@ async def test_a_new_object_inserted_directly_is_found_as_the_same_object(db: Da
         await begin(session)
         created = Conversation(channel="web", customer_id=customer_id, subject="Deposit")
         await insert_now(session, created)
-        (found,) = await load_now(
-            session, Conversation, _ROWS, _ORM, {"conversation_id": created.id}
-        )
+        (found,) = await _load(session, created.id)
         assert found is created
         assert found.created_at.tzinfo is not None
         await session.rollback()
@@ -230,7 +209,7 @@ async def test_get_now_is_session_get(db: Database, monkeypatch: pytest.MonkeyPa
         expected_columns = {
             a.key: getattr(expected, a.key) for a in Customer.__mapper__.column_attrs
         }
-    taken = _Taken(monkeypatch)
+    taken = record_direct(monkeypatch, load)
     async with db.writer() as session:
         customer = await get_now(session, Customer, _CUSTOMER_ROW, customer_id)
         assert customer is not None
@@ -242,7 +221,7 @@ async def test_get_now_is_session_get(db: Database, monkeypatch: pytest.MonkeyPa
         assert await get_now(session, Customer, _CUSTOMER_ROW, -5) is None
         customer.name = "Ana Lima"
         await session.commit()
-    assert taken.direct == [db.is_sqlite, db.is_sqlite]
+    assert taken == [db.is_sqlite, db.is_sqlite]
     async with db.session() as session:
         stored = await session.get(Customer, customer_id)
         assert stored is not None and stored.name == "Ana Lima"

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ledgerdesk.db.direct import run_direct
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event, MemoryEventBus
@@ -24,6 +23,7 @@ from ledgerdesk.realtime import queries as queries_module
 from ledgerdesk.realtime.connection import RealtimeConnection
 from ledgerdesk.realtime.hub import Feed, StreamHub
 from ledgerdesk.realtime.queries import Audience, read_rows, stream_head
+from tests.direct_support import record_direct
 
 AGENT = Audience(customer_id=None)
 
@@ -277,14 +277,7 @@ async def test_read_rows_from_a_session_is_the_read_from_a_connection(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The hub reads through a session on SQLite, straight from sqlite3: the same rows."""
-    taken: list[bool] = []
-
-    def recording(*args: Any) -> Any:
-        result = run_direct(*args)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(queries_module, "run_direct", recording)
+    taken = record_direct(monkeypatch, queries_module)
     first = await _append(db, None, 1, customer_id=None, team_id=None)
     await _append(db, None, 2, for_customer=False)
     await _append(db, None, 3)

@@ -20,7 +20,7 @@ from ledgerdesk.conversations.models import (
     Message,
 )
 from ledgerdesk.customers.models import Customer
-from ledgerdesk.db.load import begin, load_now, rows_of
+from ledgerdesk.db.load import load_now, rows_of
 from ledgerdesk.errors import InvalidInput, NotFound, PermissionDenied
 
 MAX_ID = 2**63 - 1
@@ -51,7 +51,6 @@ async def access_conversation(
     if write:
         # A writer locks the row (PostgreSQL; SQLite writers are serialised already), so
         # concurrent replies cannot lose each other's message_count or status changes.
-        await begin(session)  # the transaction's first statement: begin, then read direct
         found = await load_now(
             session,
             Conversation,

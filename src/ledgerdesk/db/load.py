@@ -6,9 +6,10 @@ reply's conversation and SLA clocks, a new conversation's customer). ``load_now`
 runs a Core SELECT of the mapped table's columns through db/direct.py instead,
 builds each object from its row and adds it to the session as persistent, as the ORM
 would with ``populate_existing``: an object the session already holds is given the
-row's values, a new one is attached as if loaded. Anywhere the direct path does not
-apply (PostgreSQL, no connection yet, unflushed changes), the equivalent ORM
-statement runs.
+row's values, a new one is attached as if loaded. It and ``get_now`` (``session.get``)
+begin the transaction first when the session has not (what the ORM statement would
+do anyway). Where the direct path does not apply (PostgreSQL, unflushed changes),
+the equivalent ORM statement runs.
 
 Like db/direct.py and db/persist.py this reads a few SQLAlchemy internals (the class
 manager, instance states); the version is pinned and the suite runs on it.
@@ -95,6 +96,7 @@ async def load_now(
     session, so an object it holds already holds what its row holds in this
     transaction."""
     _check_shape(cls, rows)
+    await begin(session)  # what the ORM statement would do first; then it can go direct
     direct = run_direct(session, rows, params)
     if direct is None:
         loaded: Sequence[T] = (await session.execute(orm_statement, params)).scalars().all()
