@@ -89,7 +89,9 @@ async def test_a_seed_phrase_sent_over_the_api_is_stored_redacted_flagged_and_ur
         headers=bearer(token),
     )
     assert response.status_code == 201, response.text
-    assert phrase.split()[5] not in response.text
+    # Runs of three words, not one word: "all" occurs inside other text of the answer
+    # (a single-word check failed once on a random phrase).
+    assert not [f for f in _fragments(phrase) if f in response.text]
     conversation = await _conversation(db, response.json()["id"])
     assert conversation.priority == "urgent"
     assert conversation.risk_flags == ["secret_shared"]
