@@ -28,6 +28,7 @@ from ledgerdesk.db.sqlite_inline import (
     InlineSession,
     inline_creator,
 )
+from ledgerdesk.db.write_turn import WriteTurn, write_turn_path
 from ledgerdesk.settings import Settings
 
 WRITE_OPTION = "ledgerdesk_write"
@@ -141,8 +142,13 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
         inline = False
+        # Several processes writing one file take turns (db/write_turn.py).
+        self._write_turn: WriteTurn | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._write_turn = WriteTurn(
+                write_turn_path(parsed.database), timeout_seconds=busy_timeout_ms / 1000
+            )
             inline = sqlite_inline
             if inline:
                 kwargs["creator"] = inline_creator(
@@ -183,7 +189,11 @@ class Database:
             async with self.write_sessionmaker() as session:
                 yield session
             return
-        async with self._write_lock, self.write_sessionmaker() as session:
+        if self._write_turn is None:
+            async with self._write_lock, self.write_sessionmaker() as session:
+                yield session
+            return
+        async with self._write_lock, self._write_turn(), self.write_sessionmaker() as session:
             yield session
 
     @asynccontextmanager
@@ -194,3 +204,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._write_turn is not None:
+            self._write_turn.close()
