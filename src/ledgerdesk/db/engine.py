@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -167,11 +168,14 @@ class Database:
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=session_class, expire_on_commit=False
         )
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.write_sessionmaker = async_sessionmaker(
-            self.engine.execution_options(**{WRITE_OPTION: True}),
-            class_=session_class,
-            expire_on_commit=False,
+            self._write_engine, class_=session_class, expire_on_commit=False
         )
+        # SQLite's writers of this process take turns, so one connection serves them
+        # all: checking one out of the pool and back for every write cost about as much
+        # as the write's own BEGIN and COMMIT.
+        self._writer_connection: AsyncConnection | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -193,8 +197,21 @@ class Database:
             async with self._write_lock, self.write_sessionmaker() as session:
                 yield session
             return
-        async with self._write_lock, self._write_turn(), self.write_sessionmaker() as session:
-            yield session
+        async with self._write_lock, self._write_turn():
+            connection = await self._held_writer_connection()
+            async with self.write_sessionmaker(bind=connection) as session:
+                yield session
+
+    async def _held_writer_connection(self) -> AsyncConnection:
+        """This process's writing connection, opened again if it was lost."""
+        connection = self._writer_connection
+        if connection is None or connection.closed:
+            # (An invalidated one reconnects by itself on its next BEGIN.)
+            connection = self._writer_connection = await self._write_engine.connect()
+        elif connection.in_transaction():
+            # A unit of work cut short before its session closed: never carry it over.
+            await connection.rollback()
+        return connection
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -203,6 +220,9 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self._writer_connection is not None:
+            connection, self._writer_connection = self._writer_connection, None
+            await connection.close()
         await self.engine.dispose()
         if self._write_turn is not None:
             self._write_turn.close()
