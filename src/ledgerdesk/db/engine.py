@@ -193,7 +193,7 @@ class Database:
             async with self.write_sessionmaker() as session:
                 yield session
             return
-        if self._write_turn is None:
+        if self._write_turn is None:  # in memory: no other process can write to it
             async with self._write_lock, self.write_sessionmaker() as session:
                 yield session
             return

@@ -21,6 +21,7 @@ import os
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 try:
@@ -52,19 +53,15 @@ class WriteTurn:
         self._shared: int | None = None
         self._executor: ThreadPoolExecutor | None = None
 
-    @property
-    def available(self) -> bool:
-        return fcntl is not None
-
     def _open(self) -> int:
         return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[bool]:
-        """Hold the turn for the block; yields whether it was taken (False: timed out)."""
+    async def __call__(self) -> AsyncIterator[None]:
+        """Hold the turn for the block (or, past the timeout, go on without it)."""
         descriptor = await self._acquire() if fcntl is not None else None
         try:
-            yield descriptor is not None
+            yield
         finally:
             if descriptor is not None:
                 self._release(descriptor)
@@ -87,11 +84,10 @@ class WriteTurn:
         waited = asyncio.wrap_future(waiting)
         try:
             await asyncio.wait_for(asyncio.shield(waited), self.timeout_seconds)
-        except TimeoutError:
-            waiting.add_done_callback(lambda done: _close_when_done(own, done))
-            return None  # SQLite's busy timeout decides from here
-        except BaseException:  # cancelled: the request is gone
-            waiting.add_done_callback(lambda done: _close_when_done(own, done))
+        except BaseException as exc:  # timed out, or cancelled: the request is gone
+            waiting.add_done_callback(partial(_close_when_done, own))
+            if isinstance(exc, TimeoutError):
+                return None  # SQLite's busy timeout decides from here
             raise
         return own
 
