@@ -20,6 +20,7 @@ from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.engine import Database
 from ledgerdesk.db.sqlite_inline import InlineConnection
 from ledgerdesk.db.uow import UnitOfWork
+from tests.loop_support import loop_gaps
 
 
 async def _database(tmp_path: Path, **options: object) -> tuple[Database, Path]:
@@ -61,15 +62,6 @@ async def test_a_writer_waits_for_another_process_without_freezing_the_loop(
     holder = threading.Thread(target=hold_the_write_lock)
     holder.start()
     await asyncio.to_thread(locked.wait)
-    gaps: list[float] = []
-
-    async def tick() -> None:
-        last = time.monotonic()
-        for _ in range(40):
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
 
     async def write() -> float:
         started = time.monotonic()
@@ -79,7 +71,7 @@ async def test_a_writer_waits_for_another_process_without_freezing_the_loop(
         return time.monotonic() - started
 
     try:
-        waited, _ = await asyncio.gather(write(), tick())
+        waited, gaps = await asyncio.gather(write(), loop_gaps(40))
     finally:
         holder.join()
         await db.dispose()

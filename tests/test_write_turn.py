@@ -10,11 +10,12 @@ import asyncio
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from ledgerdesk.cli import run_migrations
 from ledgerdesk.customers.actions import do_create_customer
@@ -23,6 +24,7 @@ from ledgerdesk.db.engine import Database
 from ledgerdesk.db.sqlite_inline import InlineAdaptedConnection
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.db.write_turn import write_turn_path
+from tests.loop_support import loop_gaps
 
 
 @pytest.fixture
@@ -43,10 +45,20 @@ def begins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     return seen
 
 
-async def _migrated(tmp_path: Path) -> str:
+@pytest.fixture
+async def open_database(tmp_path: Path) -> AsyncIterator[Callable[..., Database]]:
+    """Opens ``Database`` objects (each as one process would) on one migrated file."""
     path = tmp_path / "turns.db"
     await asyncio.to_thread(run_migrations, f"sqlite+aiosqlite:///{path}")
-    return f"sqlite+aiosqlite:///{path}"
+    opened: list[Database] = []
+
+    def open_one(**options: Any) -> Database:
+        opened.append(Database(f"sqlite+aiosqlite:///{path}", **options))
+        return opened[-1]
+
+    yield open_one
+    for db in opened:
+        await db.dispose()
 
 
 async def _write(db: Database, name: str) -> None:
@@ -81,10 +93,9 @@ def _turn_is_free(tmp_path: Path) -> bool:
 
 
 async def test_a_second_process_waits_for_its_turn_not_on_sqlites_lock(
-    tmp_path: Path, begins: list[tuple[str, bool]]
+    tmp_path: Path, open_database: Callable[..., Database], begins: list[tuple[str, bool]]
 ) -> None:
-    url = await _migrated(tmp_path)
-    first, second = Database(url), Database(url)
+    first, second = open_database(), open_database()
     may_commit = asyncio.Event()
     first_began = asyncio.Event()
 
@@ -95,28 +106,14 @@ async def test_a_second_process_waits_for_its_turn_not_on_sqlites_lock(
             await may_commit.wait()
             await uow.commit()
 
-    gaps: list[float] = []
-
-    async def tick() -> None:
-        last = time.monotonic()
-        for _ in range(30):
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    try:
-        holder = asyncio.create_task(long_write())
-        await first_began.wait()
-        waiter = asyncio.create_task(_write(second, "second"))
-        await tick()  # the second writer waits meanwhile, and the loop keeps running
-        assert not waiter.done(), "the second writer went ahead while the first one wrote"
-        may_commit.set()
-        await asyncio.gather(holder, waiter)
-        assert await _names(second) == ["first", "second"]
-    finally:
-        await first.dispose()
-        await second.dispose()
+    holder = asyncio.create_task(long_write())
+    await first_began.wait()
+    waiter = asyncio.create_task(_write(second, "second"))
+    gaps = await loop_gaps(30)  # the second writer waits meanwhile; the loop keeps running
+    assert not waiter.done(), "the second writer went ahead while the first one wrote"
+    may_commit.set()
+    await asyncio.gather(holder, waiter)
+    assert await _names(second) == ["first", "second"]
     immediate = [refused for statement, refused in begins if statement == "BEGIN IMMEDIATE"]
     # Each writer began once; the second never met SQLite's lock (and its busy wait).
     assert immediate == [False, False]
@@ -125,56 +122,45 @@ async def test_a_second_process_waits_for_its_turn_not_on_sqlites_lock(
 
 
 async def test_a_turn_held_past_the_busy_timeout_leaves_the_decision_to_sqlite(
-    tmp_path: Path, held_turn: int
+    open_database: Callable[..., Database], held_turn: int
 ) -> None:
-    url = await _migrated(tmp_path)
-    db = Database(url, busy_timeout_ms=300)
-    try:
-        started = time.monotonic()
-        # Whoever holds the turn does not write, so SQLite's own lock lets this through.
-        await _write(db, "patient")
-        assert time.monotonic() - started >= 0.25
-        assert await _names(db) == ["patient"]
-    finally:
-        await db.dispose()
+    db = open_database(busy_timeout_ms=300)
+    started = time.monotonic()
+    # Whoever holds the turn does not write, so SQLite's own lock lets this through.
+    await _write(db, "patient")
+    assert time.monotonic() - started >= 0.25
+    assert await _names(db) == ["patient"]
 
 
 async def test_a_writer_cancelled_while_waiting_leaves_no_turn_behind(
-    tmp_path: Path, held_turn: int
+    tmp_path: Path, open_database: Callable[..., Database], held_turn: int
 ) -> None:
-    url = await _migrated(tmp_path)
-    db = Database(url, busy_timeout_ms=5000)
-    try:
-        waiting = asyncio.create_task(_write(db, "gone"))
-        await asyncio.sleep(0.1)
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        fcntl.flock(held_turn, fcntl.LOCK_UN)  # the other process finishes
-        # The abandoned wait takes the turn in its thread and gives it straight back.
-        for _ in range(50):
-            if _turn_is_free(tmp_path):
-                break
-            await asyncio.sleep(0.01)
-        assert _turn_is_free(tmp_path)
-        await _write(db, "next")
-        assert await _names(db) == ["next"]
-    finally:
-        await db.dispose()
+    db = open_database(busy_timeout_ms=5000)
+    waiting = asyncio.create_task(_write(db, "gone"))
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    fcntl.flock(held_turn, fcntl.LOCK_UN)  # the other process finishes
+    # The abandoned wait takes the turn in its thread and gives it straight back.
+    for _ in range(50):
+        if _turn_is_free(tmp_path):
+            break
+        await asyncio.sleep(0.01)
+    assert _turn_is_free(tmp_path)
+    await _write(db, "next")
+    assert await _names(db) == ["next"]
 
 
-async def test_one_process_takes_and_gives_back_the_turn_on_every_write(tmp_path: Path) -> None:
-    url = await _migrated(tmp_path)
-    db = Database(url)
-    try:
-        async with db.writer() as session:
-            await session.execute(text("SELECT 1"))
-            assert not _turn_is_free(tmp_path), "a writer holds the turn"
-        assert _turn_is_free(tmp_path)
-        await _write(db, "one")
-        await _write(db, "two")
-        async with db.session() as session:
-            assert (await session.scalar(select(func.count()).select_from(Customer))) == 2
-        assert _turn_is_free(tmp_path)
-    finally:
-        await db.dispose()
+async def test_one_process_takes_and_gives_back_the_turn_on_every_write(
+    tmp_path: Path, open_database: Callable[..., Database]
+) -> None:
+    db = open_database()
+    async with db.writer() as session:
+        await session.execute(text("SELECT 1"))
+        assert not _turn_is_free(tmp_path), "a writer holds the turn"
+    assert _turn_is_free(tmp_path)
+    await _write(db, "one")
+    await _write(db, "two")
+    assert await _names(db) == ["one", "two"]
+    assert _turn_is_free(tmp_path)

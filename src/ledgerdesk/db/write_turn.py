@@ -10,7 +10,8 @@ waits for it in a thread, and its event loop goes on serving meanwhile.
 The file lock only orders our own writers. SQLite's lock still guards the data: a
 writer that does not take the turn (the sqlite3 shell, a migration) stays correct,
 and a writer that waited for the turn longer than the busy timeout goes on to
-SQLite's lock and its usual error. Within one process, ``Database.writer`` already
+SQLite's lock, its busy timeout (a second one, so at worst twice the setting in
+all) and its usual error. Within one process, ``Database.writer`` already
 queues writers in order, so at most one of them waits here at a time.
 """
 
