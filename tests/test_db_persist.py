@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import ForeignKey, Integer, MetaData, String, select, text
+from sqlalchemy import ForeignKey, Integer, MetaData, String, event, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
@@ -125,6 +125,31 @@ async def test_update_now_writes_once_and_leaves_other_changes_to_the_flush(
         stored = await session.get(Conversation, conversation.id)
     assert stored is not None
     assert (stored.message_count, stored.status, stored.priority) == (3, "open", "urgent")
+
+
+async def test_update_now_of_every_change_leaves_the_object_clean(db: Database) -> None:
+    """An object whose only changes update_now wrote is clean afterwards: the session
+    has nothing left to flush (a first reply's status change used to keep it "modified",
+    and each later statement went through an autoflush that wrote nothing)."""
+    customer_id = await _customer_id(db)
+    async with UnitOfWork(db.write_sessionmaker()) as uow:
+        conversation = Conversation(channel="api", customer_id=customer_id, subject="Deposit")
+        await insert_now(uow.session, conversation)
+        conversation.status = "open"
+        conversation.solved_at = None
+        assert conversation in uow.session.dirty
+        flushes: list[object] = []
+        event.listen(uow.session.sync_session, "before_flush", lambda *args: flushes.append(args))
+        await update_now(uow.session, conversation, status="open", solved_at=None)
+        assert flushes == []  # its statement found the session clean: no autoflush
+        assert not uow.session.sync_session.identity_map._modified
+        conversation.priority = "high"  # a later change is still seen and flushed
+        assert conversation in uow.session.dirty
+        await uow.commit()
+    async with db.session() as session:
+        stored = await session.get(Conversation, conversation.id)
+    assert stored is not None
+    assert (stored.status, stored.priority) == ("open", "high")
 
 
 class _Other(DeclarativeBase):

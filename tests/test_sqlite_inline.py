@@ -151,11 +151,12 @@ async def test_an_accidental_lazy_load_still_fails_as_on_postgresql(tmp_path: Pa
 
 async def test_connections_need_no_threads_and_overflow_closes_directly(tmp_path: Path) -> None:
     """Inline connections are opened on the loop's thread (no aiosqlite worker thread
-    each), and the pool closes the ones beyond its size without waiting for anything."""
+    each), and the pool closes the ones beyond its size without waiting for anything.
+    On SQLite it keeps twice the configured size (engine.py)."""
     db, _ = await _database(tmp_path, pool_size=2)
     threads_before = threading.active_count()
     try:
-        sessions = [db.sessionmaker() for _ in range(4)]  # 2 pooled + 2 overflow
+        sessions = [db.sessionmaker() for _ in range(8)]  # 4 kept + 4 overflow
         for session in sessions:
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
         assert threading.active_count() == threads_before
@@ -163,6 +164,7 @@ async def test_connections_need_no_threads_and_overflow_closes_directly(tmp_path
             await session.close()  # the overflow ones are closed here, directly
         pool = db.engine.sync_engine.pool
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert pool.checkedin() == 4  # type: ignore[attr-defined]
         async with db.session() as session:
             assert (await session.execute(text("SELECT 2"))).scalar_one() == 2
     finally:

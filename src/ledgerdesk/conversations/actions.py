@@ -110,14 +110,16 @@ def _event(
     )
 
 
-def _record(
+async def _record(
     uow: UnitOfWork,
     conversation: Conversation,
     author: Author,
     kind: str,
     data: dict[str, Any],
 ) -> None:
-    uow.session.add(_event(conversation, author, kind, data))
+    # One INSERT now: left to the next autoflush, a first reply's status_changed row
+    # cost a unit-of-work flush, about a fifth of the reply (bench/README.md).
+    await insert_now(uow.session, _event(conversation, author, kind, data))
 
 
 def _announce(
@@ -143,12 +145,14 @@ def _announce(
     )
 
 
-def _set_status(uow: UnitOfWork, conversation: Conversation, author: Author, status: str) -> None:
+async def _set_status(
+    uow: UnitOfWork, conversation: Conversation, author: Author, status: str
+) -> None:
     """Change status with its history row; solved_at follows solving and reopening."""
     if status == conversation.status:
         return
     previous = conversation.status
-    _record(uow, conversation, author, "status_changed", {"from": previous, "to": status})
+    await _record(uow, conversation, author, "status_changed", {"from": previous, "to": status})
     conversation.status = status
     if status == Status.SOLVED:
         conversation.solved_at = datetime.now(UTC)
@@ -240,9 +244,9 @@ async def _act_on_risks(
     if not set(guarded.risks) <= known:
         added = sorted(set(guarded.risks) - known)
         conversation.risk_flags = sorted(known | set(guarded.risks))
-        _record(uow, conversation, Author("system"), "risk_flagged", {"flags": added})
+        await _record(uow, conversation, Author("system"), "risk_flagged", {"flags": added})
     if guarded.removed_secret and conversation.priority != Priority.URGENT:
-        _record(
+        await _record(
             uow,
             conversation,
             Author("system"),
@@ -476,14 +480,14 @@ async def do_add_message(
     if not internal:
         changes["last_message_at"] = now
         if author.kind == "customer":
-            _set_status(
+            await _set_status(
                 uow,
                 conversation,
                 author,
                 status_after_customer_message(Status(conversation.status)),
             )
         elif author.kind == "agent":
-            _set_status(
+            await _set_status(
                 uow, conversation, author, status_after_agent_reply(Status(conversation.status))
             )
             if conversation.first_response_at is None:
@@ -547,11 +551,11 @@ async def do_update_conversation(
             check_transition(Status(conversation.status), Status(status))
         except TransitionError as exc:
             raise Conflict(str(exc)) from None
-        _set_status(uow, conversation, author, status)
+        await _set_status(uow, conversation, author, status)
         changes["status"] = status
     if priority is not None and priority != conversation.priority:
         _validate_choice(priority, list(Priority), "priority")
-        _record(
+        await _record(
             uow,
             conversation,
             author,
@@ -564,7 +568,7 @@ async def do_update_conversation(
         changes["priority"] = conversation.priority = priority
     if assignee_id is not UNSET and assignee_id != conversation.assignee_id:
         await _check_assignee(uow, assignee_id)
-        _record(
+        await _record(
             uow,
             conversation,
             author,
@@ -576,11 +580,11 @@ async def do_update_conversation(
         )
         changes["assignee_id"] = conversation.assignee_id = assignee_id
         if assignee_id is not None and conversation.status == Status.NEW:
-            _set_status(uow, conversation, author, Status.OPEN)
+            await _set_status(uow, conversation, author, Status.OPEN)
             changes["status"] = Status.OPEN
     if team_id is not UNSET and team_id != conversation.team_id:
         await _check_team(uow, team_id)
-        _record(
+        await _record(
             uow,
             conversation,
             author,
@@ -594,7 +598,7 @@ async def do_update_conversation(
     if subject is not None and subject.strip() != conversation.subject:
         if not subject.strip():
             raise InvalidInput("subject must not be empty")
-        _record(
+        await _record(
             uow,
             conversation,
             author,
@@ -611,7 +615,9 @@ async def do_update_conversation(
         merged = {**conversation.custom_fields, **custom_fields}
         merged = {key: value for key, value in merged.items() if value is not None}
         if merged != conversation.custom_fields:
-            _record(uow, conversation, author, "custom_fields_changed", {"set": custom_fields})
+            await _record(
+                uow, conversation, author, "custom_fields_changed", {"set": custom_fields}
+            )
             changes["custom_fields"] = conversation.custom_fields = merged
     if "team_id" in changes or "assignee_id" in changes:
         await _check_private_team_assignee(uow, conversation.team_id, conversation.assignee_id)
@@ -656,7 +662,7 @@ async def _change_tags(
             )
         )
     uow.session.add_all(ConversationTag(conversation_id=conversation.id, tag=t) for t in added)
-    _record(uow, conversation, author, "tags_changed", {"added": added, "removed": removed})
+    await _record(uow, conversation, author, "tags_changed", {"added": added, "removed": removed})
     changes["tags"] = conversation.tags = sorted(target)
 
 

@@ -142,6 +142,12 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
+        if self.is_sqlite:
+            # A SQLite connection is a file handle and its page cache, not a server
+            # process: keep the overflow too. Opened and closed per request past
+            # pool_size (16 clients listing), opening one (its PRAGMAs, a cold cache)
+            # was a seventh of a read's CPU (bench/README.md).
+            kwargs = {"pool_size": 2 * pool_size, "max_overflow": 2 * pool_size}
         inline = False
         # Several processes writing one file take turns (db/write_turn.py).
         self._write_turn: WriteTurn | None = None

@@ -228,6 +228,12 @@ async def update_now(session: AsyncSession, instance: Any, **values: Any) -> Non
     # the UPDATE fails, so does the transaction the object belongs to.
     for attribute in attributes:
         set_committed_value(instance, attribute, values[attribute])
+    state = inspect(instance)
+    if state.modified and not state.committed_state:
+        # Every change the object held is among these: it is clean again. Otherwise the
+        # session still counts it as modified, and the statement below would go through
+        # an autoflush that finds nothing to write (a tenth of a first reply).
+        state._commit_all(state.dict, session.sync_session.identity_map)
     statement = _update_for(type(instance), attributes)
     if run_direct(session, statement, parameters) is None:
         await session.execute(statement, parameters)
