@@ -38,6 +38,7 @@ from ledgerdesk.customers.queries import access_customer
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.errors import InvalidInput
 from ledgerdesk.server.deps import Actor, ReadSession, Uow, app_state, unit_of_work
+from ledgerdesk.server.lean_route import lean
 from ledgerdesk.server.types import DbId, PathId, Tag
 from ledgerdesk.sla.actions import new_conversation_clocks
 from ledgerdesk.sla.queries import sla_for
@@ -71,6 +72,7 @@ async def _customer_for_new_conversation(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationOut)
+@lean
 async def create_conversation(
     payload: ConversationCreate, actor: Actor, request: Request, response: Response
 ) -> ConversationOut:
@@ -194,6 +196,7 @@ async def update_conversation(
 @router.post(
     "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageOut
 )
+@lean
 async def post_message(
     conversation_id: PathId,
     payload: MessageCreate,

@@ -7,13 +7,15 @@ whose routes are the hot ones, that was about a sixth of the instructions of a r
 (5.64 against 4.72 million, bench/instructions_bench.py). ``include_flat`` adds each
 route to the app as if it had been declared there with the prefix: same paths,
 operation ids, tags and responses (tests/test_routes_flat.py compares the OpenAPI
-documents).
+documents). An endpoint marked ``@lean`` gets a LeanRoute (lean_route.py).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+
+from ledgerdesk.server.lean_route import LeanRoute, is_lean
 
 # Everything an APIRoute was declared with, read back from the route (the router's own
 # tags, responses and dependencies are merged into each route when it is declared).
@@ -54,4 +56,7 @@ def include_flat(app: FastAPI, router: APIRouter, prefix: str) -> None:
         if not isinstance(route, APIRoute):
             raise ValueError(f"include_flat takes HTTP routes only, not {route!r}")
         declared = {name: getattr(route, name) for name in _DECLARED}
-        app.router.add_api_route(prefix + route.path, route.endpoint, **declared)
+        route_class = LeanRoute if is_lean(route.endpoint) else type(route)
+        app.router.add_api_route(
+            prefix + route.path, route.endpoint, route_class_override=route_class, **declared
+        )
