@@ -230,3 +230,51 @@ async def test_execute_many_writes_each_row_and_keeps_executemanys_failure(
             tags = await session.scalars(select(ConversationTag.tag).order_by(ConversationTag.tag))
             assert list(tags) == ["deposit", "trc20", "usdt"]
         await session.rollback()
+
+
+async def test_run_direct_many_is_one_executemany_with_executes_values_and_errors(
+    db: Database,
+) -> None:
+    """Rows of the same shape go to sqlite3's executemany with the columns' bind
+    processors (UTC datetimes, JSON); rows of different shapes, and PostgreSQL, are
+    left to execute; a failing row raises SQLAlchemy's error, the rows before it kept."""
+    customer_id = await _customer_id(db)
+    at = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    insert_messages = insert(Message.__table__)  # type: ignore[arg-type]
+    async with db.writer() as session:
+        await session.execute(text("SELECT 1"))
+        conversation = Conversation(channel="web", customer_id=customer_id, subject="many")
+        await insert_now(session, conversation)
+
+        def message(n: int) -> dict[str, object]:
+            return {
+                "conversation_id": conversation.id,
+                "author_kind": "agent",
+                "body": f"reply {n}",
+                "channel": "web",
+                "channel_message_id": f"m-{n}",
+                "attachments": [{"name": f"{n}.png"}],
+                "is_internal": False,
+                "created_at": at + timedelta(seconds=n),
+            }
+
+        rows = [message(n) for n in range(3)]
+        assert direct.run_direct_many(session, insert_messages, rows) is db.is_sqlite
+        uneven = [message(3), {**message(4), "agent_id": None}]
+        assert direct.run_direct_many(session, insert_messages, uneven) is False
+        if db.is_sqlite:
+            with pytest.raises(IntegrityError):  # m-1 is taken: m-5 stays, m-6 never runs
+                direct.run_direct_many(
+                    session, insert_messages, [message(5), message(1), message(6)]
+                )
+            stored = (
+                await session.execute(
+                    select(Message.channel_message_id, Message.attachments, Message.created_at)
+                    .where(Message.conversation_id == conversation.id)
+                    .order_by(Message.id)
+                )
+            ).all()
+            assert [row[0] for row in stored] == ["m-0", "m-1", "m-2", "m-5"]
+            assert stored[2][1] == [{"name": "2.png"}]
+            assert stored[2][2] == at + timedelta(seconds=2)
+        await session.rollback()

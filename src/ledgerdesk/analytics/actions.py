@@ -58,6 +58,7 @@ from ledgerdesk.analytics.facts import (
 )
 from ledgerdesk.analytics.models import AgentFacts, AnalyticsState, ConversationFacts, Rollup
 from ledgerdesk.conversations.models import Conversation, ConversationEvent, Message
+from ledgerdesk.db.direct import run_direct_many
 from ledgerdesk.db.engine import Database
 from ledgerdesk.feedback.models import Survey
 from ledgerdesk.sla.calendar import BusinessCalendar
@@ -69,10 +70,12 @@ OVERLAP = timedelta(minutes=2)
 FACTS_TABLE = type_cast(Table, ConversationFacts.__table__)
 AGENT_FACTS_TABLE = type_cast(Table, AgentFacts.__table__)
 # Conversations per refresh transaction. The embedded worker runs the refresh on the
-# server's event loop, so a batch is how long requests wait behind it: a catch-up of
-# 10,000 bulk-imported conversations stalled the loop up to 234 ms with 500 a batch,
-# up to 130 ms with 100 (at about 0.4 ms of CPU a conversation).
-BATCH = 100
+# server's event loop, between requests at each step of a batch (_let_requests_run),
+# and on SQLite the batch's write holds the process's writers. Under api_bench's
+# replies (bench/README.md), 200 a batch served 950-980 replies/s with a p99 of 44-48
+# ms, 100 a batch 859-889/s with 41 ms: a conversation costs a fifth less with 200
+# (about 0.12 ms of CPU), and no step took more than 9 ms in a catch-up.
+BATCH = 200
 # pg_advisory_xact_lock key of the refresh ("ldanalyt" in ASCII).
 REFRESH_LOCK_KEY = 0x6C64616E616C7974
 STATE_NAME = "refresh"
@@ -200,18 +203,25 @@ async def load_facts(
     return result
 
 
+# Built once, so that the direct path (db/direct.py) compiles them once.
+_INSERT_FACTS: Final = insert(FACTS_TABLE)
+_INSERT_AGENT_FACTS: Final = insert(AGENT_FACTS_TABLE)
+
+
 async def _store_facts(session: AsyncSession, ids: Sequence[int], facts: list[Facts]) -> None:
     await session.execute(
         delete(ConversationFacts).where(ConversationFacts.conversation_id.in_(ids))
     )
     await session.execute(delete(AgentFacts).where(AgentFacts.conversation_id.in_(ids)))
     # Core inserts on the tables (an executemany), not ORM bulk inserts: several times
-    # faster for thousands of plain rows.
-    if facts:
-        await session.execute(insert(FACTS_TABLE), [f.row() for f in facts])
-        agent_rows = [row for f in facts for row in f.agent_rows()]
-        if agent_rows:
-            await session.execute(insert(AGENT_FACTS_TABLE), agent_rows)
+    # faster for thousands of plain rows; on SQLite straight to sqlite3's executemany,
+    # which took a batch's longest step from 9 to N ms (bench/README.md).
+    for statement, rows in (
+        (_INSERT_FACTS, [f.row() for f in facts]),
+        (_INSERT_AGENT_FACTS, [row for f in facts for row in f.agent_rows()]),
+    ):
+        if rows and not run_direct_many(session, statement, rows):
+            await session.execute(statement, rows)
 
 
 # Rollups --------------------------------------------------------------------------
@@ -574,6 +584,7 @@ async def do_refresh_analytics(
                     query.order_by(Conversation.updated_at, Conversation.id).limit(batch)
                 )
             ).all()
+            await _let_requests_run()
             facts = await load_facts(session, [row[0] for row in rows], now, calendars)
         await _let_requests_run()
         async with db.writer() as session:
@@ -592,6 +603,7 @@ async def do_refresh_analytics(
         result.conversations += len(ids)
         if len(rows) < batch:
             break
+        await _let_requests_run()
     # Breaches noticed by the sweep, and facts that change with time alone.
     async with db.writer() as session:
         state = await _state(session)

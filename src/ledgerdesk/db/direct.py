@@ -190,6 +190,47 @@ def run_direct(
     return DirectResult(cursor.rowcount, cursor.lastrowid, rows)
 
 
+def run_direct_many(
+    session: AsyncSession, statement: Executable, rows: list[dict[str, Any]]
+) -> bool:
+    """One ``executemany`` of a Core INSERT or UPDATE on the session's sqlite3
+    connection, for rows that all give the same parameters; False when the caller must
+    ``await session.execute(statement, rows)`` instead (nothing was written then).
+
+    As with the driver's executemany, the rows before a failing one stay written; the
+    error is raised wrapped as ``execute`` would raise it (``IntegrityError``...).
+    """
+    if not rows:
+        return True
+    found = _connection(session)
+    if found is None:
+        return False
+    connection, raw = found
+    keys = tuple(sorted(rows[0]))
+    if any(len(row) != len(keys) for row in rows) or any(
+        tuple(sorted(row)) != keys for row in rows
+    ):
+        return False
+    plan = _plan(statement, keys, connection.dialect)
+    if plan is None or plan.returns_rows:
+        return False
+    columns = tuple(zip(plan.keys, plan.constants, plan.processors, strict=True))
+    arguments: list[list[Any]] = []
+    for row in rows:
+        values = []
+        for key, constant, process in columns:
+            value = row[key] if key is not None else constant
+            values.append(value if process is None else process(value))
+        arguments.append(values)
+    try:
+        raw.executemany(plan.sql, arguments)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            plan.sql, arguments, error, sqlite3.Error, dialect=connection.dialect
+        ) from error
+    return True
+
+
 def _processed(
     processors: tuple[Callable[[Any], Any] | None, ...], row: tuple[Any, ...]
 ) -> tuple[Any, ...]:
