@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -34,6 +35,21 @@ from ledgerdesk.db.write_turn import WriteTurn, write_turn_path
 from ledgerdesk.settings import Settings
 
 WRITE_OPTION = "ledgerdesk_write"
+
+
+_DATABASE_KEYS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: AsyncSession) -> str:
+    """The database a session talks to, as a key for per-database caches (a process may
+    talk to several: the test suite): its URL as text, rendered once per engine.
+    Rendering the URL (with its escaping) on every reply was a tenth of the secret
+    and scam scan."""
+    engine = session.get_bind().engine
+    key = _DATABASE_KEYS.get(engine)
+    if key is None:
+        key = _DATABASE_KEYS[engine] = str(engine.url)
+    return key
 
 
 def json_text(value: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerdesk.db.engine import database_key
 from ledgerdesk.safety.models import ChannelKind, OfficialChannel
 from ledgerdesk.safety.queries import load_denylist
 from ledgerdesk.safety.scan import ScanResult, scan_text
@@ -52,7 +53,7 @@ async def official_domains(session: AsyncSession) -> tuple[str, ...]:
     Cached per database for 30 s: links are compared on every message, and the list
     changes a few times a year.
     """
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     cached = _official_cache.get(key)
     if cached is not None and cached[0] + _OFFICIAL_TTL > time.monotonic():
         return cached[1]

@@ -14,6 +14,7 @@ from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.conversations.models import Message
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db.direct import scalar_one_or_none
+from ledgerdesk.db.engine import database_key
 from ledgerdesk.errors import InvalidInput, NotFound
 from ledgerdesk.safety.actions import PLATFORM_AUTHORS
 from ledgerdesk.safety.denylist import Denylist, denylist_cache
@@ -250,7 +251,7 @@ async def load_denylist(session: AsyncSession) -> tuple[list[str], list[str]]:
     their ASCII (xn--) form, each also covering its subdomains.
     """
     # One cached list per database (a process may talk to several: the test suite).
-    key = str(session.get_bind().engine.url)
+    key = database_key(session)
     cached = denylist_cache.get(key)
     if cached is not None:
         return list(cached.domains), list(cached.addresses)
