@@ -1,0 +1,99 @@
+"""CPU time per API request with the app called in process: quick, for comparing changes.
+
+The app runs as ``instructions_bench.py`` runs it (production settings on a SQLite
+file, raw ASGI calls, no sockets or HTTP parsing, the embedded job worker off), but
+timed with the process's CPU clock instead of counted by valgrind: a run takes
+seconds, not minutes, and moves by a few percent between runs on this shared
+machine, so compare trees run alternately. After a warm-up it creates ``--requests``
+conversations, then posts one reply to each (each its conversation's first reply,
+as in ``api_bench.py``'s reply phase), and prints the CPU time of each phase.
+
+    python bench/inprocess_bench.py --requests 4000
+    PYTHONPATH=/path/to/other/tree/src python bench/inprocess_bench.py  # compare trees
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from instructions_bench import _call
+from machine import describe
+
+WARM_UP = 50
+
+
+async def run(requests: int) -> dict[str, float]:
+    from api_bench import prepare
+
+    data_dir = tempfile.mkdtemp(prefix="ledgerdesk-inprocess-")
+    url = f"sqlite+aiosqlite:///{data_dir}/bench.db"
+    os.environ.update(
+        {
+            "LEDGERDESK_ENVIRONMENT": "production",
+            "LEDGERDESK_SECRET_KEY": secrets.token_urlsafe(48),
+            "LEDGERDESK_DATABASE_URL": url,
+            "LEDGERDESK_DATA_DIR": data_dir,
+            "LEDGERDESK_PUBLIC_URL": "http://127.0.0.1:8000",
+            "LEDGERDESK_LOG_LEVEL": "warning",
+            "LEDGERDESK_JOB_WORKER_IN_SERVER": "false",
+        }
+    )
+    from ledgerdesk.app import create_app
+
+    token, customer_id = await prepare(url)
+    app = create_app()
+    created: list[int] = []
+
+    async def create(index: int) -> None:
+        body = {
+            "customer": {"id": customer_id},
+            "subject": f"Deposit not credited {index}",
+            "body": "I sent 120 USDT on TRC-20 an hour ago and it has not arrived yet.",
+            "tags": ["deposit"],
+        }
+        answer = await _call(app, "POST", "/api/v1/conversations", body, token)
+        created.append(answer["id"])
+
+    async def reply(index: int) -> None:
+        body = {"body": f"Thanks for waiting, we are checking transaction {index} now."}
+        path = f"/api/v1/conversations/{created[index]}/messages"
+        await _call(app, "POST", path, body, token)
+
+    figures: dict[str, float] = {}
+    try:
+        async with app.router.lifespan_context(app):
+            for index in range(WARM_UP):
+                await create(index)
+                await reply(index)
+            gc.collect()
+            for name, operation in (("create", create), ("first reply", reply)):
+                started = time.process_time()
+                for index in range(WARM_UP, WARM_UP + requests):
+                    await operation(index)
+                figures[name] = (time.process_time() - started) / requests
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    args = parser.parse_args()
+    print(describe())
+    for name, seconds in asyncio.run(run(args.requests)).items():
+        print(f"  {name:<12} {seconds * 1e3:.3f} ms CPU a request over {args.requests}")
+
+
+if __name__ == "__main__":
+    main()
