@@ -18,7 +18,8 @@ take, does the same work directly:
 Anything else goes to FastAPI's own handler, which answers it as before: a body that
 is not ``application/json``, is empty, or does not validate, a path parameter that
 does not validate (their 422s keep FastAPI's format), or dependency overrides set on
-the app. Errors raised by a dependency or the endpoint reach the app's exception
+the app, or FastAPI's own telemetry switched on (it records its handler's parsed
+values). Errors raised by a dependency or the endpoint reach the app's exception
 handlers as from FastAPI's handler. An endpoint of another shape is refused when the
 route is built, not served differently.
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.routing import APIRoute, serialize_response
+from fastapi.telemetry import get_telemetry_data
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -72,7 +74,9 @@ class LeanRoute(APIRoute):
         body_model = body_param.field_info.annotation
         assert isinstance(body_model, type) and issubclass(body_model, BaseModel)
         path_fields = [(field.alias, field.name, field) for field in dependant.path_params]
-        dependencies = [(str(sub.name), sub.call) for sub in dependant.dependencies]
+        dependencies = [
+            (str(sub.name), sub.call, str(sub.request_param_name)) for sub in dependant.dependencies
+        ]
         request_name = dependant.request_param_name
         response_name = dependant.response_param_name
         call = dependant.call
@@ -82,8 +86,10 @@ class LeanRoute(APIRoute):
         overrides = self.dependency_overrides_provider
 
         async def handler(request: Request) -> Response:
-            if getattr(overrides, "dependency_overrides", None) or not _is_json(
-                request.headers.get("content-type")
+            if (
+                getattr(overrides, "dependency_overrides", None)
+                or get_telemetry_data() is not None  # FastAPI's telemetry records its handler
+                or not _is_json(request.headers.get("content-type"))
             ):
                 return await general(request)
             raw = await request.body()  # kept on the request: the general handler reuses it
@@ -101,8 +107,8 @@ class LeanRoute(APIRoute):
                 values[body_name] = body_model.model_validate_json(raw)
             except ValidationError:
                 return await general(request)
-            for dependency_name, dependency in dependencies:
-                values[dependency_name] = await dependency(request)  # type: ignore[misc]
+            for dependency_name, dependency, request_param in dependencies:
+                values[dependency_name] = await dependency(**{request_param: request})  # type: ignore[misc]
             sub_response = Response()
             del sub_response.headers["content-length"]
             sub_response.status_code = None  # type: ignore[assignment]
@@ -164,6 +170,8 @@ def _unsupported(route: APIRoute) -> str | None:
             or sub.body_params
             or sub.request_param_name is None
             or sub.response_param_name
+            or sub.http_connection_param_name
+            or sub.websocket_param_name
             or sub.background_tasks_param_name
             or sub.security_scopes_param_name
             or sub.call is None
