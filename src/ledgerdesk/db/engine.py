@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import weakref
@@ -56,9 +57,15 @@ def json_text(value: Any) -> str:
     """JSON columns' text, by orjson: the standard library's encoder was a third of
     storing a real-time stream entry (its conversation and message payloads) and
     several percent of a reply (bench/README.md). Keys that are not strings are
-    written as strings, as json.dumps writes them.
+    written as strings, as json.dumps writes them; what orjson refuses (an integer
+    past 64 bits, a wei amount say) goes to json.dumps, which writes it exactly or
+    raises as before. Reading stays with json.loads: orjson reads such an integer
+    back as a float.
     """
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int, inline: bool) -> None:
@@ -187,9 +194,7 @@ class Database:
                 kwargs["creator"] = inline_creator(
                     parsed.database, lambda: self.engine.sync_engine.dialect.dbapi
                 )
-        self.engine: AsyncEngine = create_async_engine(
-            url, json_serializer=json_text, json_deserializer=orjson.loads, **kwargs
-        )
+        self.engine: AsyncEngine = create_async_engine(url, json_serializer=json_text, **kwargs)
         if not self.is_sqlite:
             _ping_idle_connections(self.engine, idle_ping_seconds)
         # SQLite has one writer at a time. Queueing this process's writers here, in
