@@ -191,3 +191,25 @@ async def test_facts_are_computed_without_holding_up_writers(
         facts = await session.get(ConversationFacts, number, populate_existing=True)
         assert facts is not None and facts.agent_replies == 1
     await _assert_rollups_equal_a_rebuild(db)
+
+
+async def test_a_batch_stored_in_parts_keeps_the_rollups_equal_to_a_rebuild(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    """Each part of a batch is its own transaction (facts and their rollup change
+    together), so the rollups agree with a rebuild after every part, and all are done."""
+    numbers = await _open(client, world, 5)
+    result = await do_refresh_analytics(db, batch=4, write_part=2)
+    assert result.conversations >= 5
+    assert await count(db, ConversationFacts) == 5
+    await _assert_rollups_equal_a_rebuild(db)
+    for number in numbers[:3]:
+        reply = await client.post(
+            f"{API}/conversations/{number}/messages",
+            json={"body": "Your withdrawal is on its way."},
+            headers=world.bob.headers,
+        )
+        assert reply.status_code == 201, reply.text
+    result = await do_refresh_analytics(db, batch=4, write_part=1)
+    assert result.conversations >= 3
+    await _assert_rollups_equal_a_rebuild(db)
