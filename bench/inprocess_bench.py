@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -26,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from instructions_bench import _call
+from instructions_bench import _call, conversation_body, reply_body, use_bench_environment
 from machine import describe
 
 WARM_UP = 50
@@ -36,18 +34,7 @@ async def run(requests: int) -> dict[str, float]:
     from api_bench import prepare
 
     data_dir = tempfile.mkdtemp(prefix="ledgerdesk-inprocess-")
-    url = f"sqlite+aiosqlite:///{data_dir}/bench.db"
-    os.environ.update(
-        {
-            "LEDGERDESK_ENVIRONMENT": "production",
-            "LEDGERDESK_SECRET_KEY": secrets.token_urlsafe(48),
-            "LEDGERDESK_DATABASE_URL": url,
-            "LEDGERDESK_DATA_DIR": data_dir,
-            "LEDGERDESK_PUBLIC_URL": "http://127.0.0.1:8000",
-            "LEDGERDESK_LOG_LEVEL": "warning",
-            "LEDGERDESK_JOB_WORKER_IN_SERVER": "false",
-        }
-    )
+    url = use_bench_environment(data_dir)
     from ledgerdesk.app import create_app
 
     token, customer_id = await prepare(url)
@@ -55,19 +42,13 @@ async def run(requests: int) -> dict[str, float]:
     created: list[int] = []
 
     async def create(index: int) -> None:
-        body = {
-            "customer": {"id": customer_id},
-            "subject": f"Deposit not credited {index}",
-            "body": "I sent 120 USDT on TRC-20 an hour ago and it has not arrived yet.",
-            "tags": ["deposit"],
-        }
+        body = conversation_body(customer_id, index)
         answer = await _call(app, "POST", "/api/v1/conversations", body, token)
         created.append(answer["id"])
 
     async def reply(index: int) -> None:
-        body = {"body": f"Thanks for waiting, we are checking transaction {index} now."}
         path = f"/api/v1/conversations/{created[index]}/messages"
-        await _call(app, "POST", path, body, token)
+        await _call(app, "POST", path, reply_body(index), token)
 
     figures: dict[str, float] = {}
     try:

@@ -178,11 +178,9 @@ async def _chat(app: Any, url: str, requests: int) -> None:
         socket.task.cancel()
 
 
-async def _child(operation: str, requests: int) -> None:
-    """Start the app, warm it up, then make ``requests`` requests of ``operation``."""
-    from api_bench import prepare
-
-    data_dir = tempfile.mkdtemp(prefix="ledgerdesk-instructions-")
+def use_bench_environment(data_dir: str) -> str:
+    """Production settings on a SQLite file in ``data_dir``, the embedded job worker
+    off, for an app run in this process; returns the database URL."""
     url = f"sqlite+aiosqlite:///{data_dir}/bench.db"
     os.environ.update(
         {
@@ -198,6 +196,29 @@ async def _child(operation: str, requests: int) -> None:
             "LEDGERDESK_WIDGET_SENDS_PER_MINUTE_PER_IP": "100000",
         }
     )
+    return url
+
+
+def conversation_body(customer_id: int, index: int) -> dict[str, Any]:
+    """The body of api_bench's create, for the same work in process."""
+    return {
+        "customer": {"id": customer_id},
+        "subject": f"Deposit not credited {index}",
+        "body": "I sent 120 USDT on TRC-20 an hour ago and it has not arrived yet.",
+        "tags": ["deposit"],
+    }
+
+
+def reply_body(index: int) -> dict[str, Any]:
+    return {"body": f"Thanks for waiting, we are checking transaction {index} now."}
+
+
+async def _child(operation: str, requests: int) -> None:
+    """Start the app, warm it up, then make ``requests`` requests of ``operation``."""
+    from api_bench import prepare
+
+    data_dir = tempfile.mkdtemp(prefix="ledgerdesk-instructions-")
+    url = use_bench_environment(data_dir)
     from ledgerdesk.app import create_app
 
     token, customer_id = await prepare(url)
@@ -205,20 +226,14 @@ async def _child(operation: str, requests: int) -> None:
     conversation_ids: list[int] = []
 
     async def create(index: int) -> None:
-        body = {
-            "customer": {"id": customer_id},
-            "subject": f"Deposit not credited {index}",
-            "body": "I sent 120 USDT on TRC-20 an hour ago and it has not arrived yet.",
-            "tags": ["deposit"],
-        }
+        body = conversation_body(customer_id, index)
         created = await _call(app, "POST", "/api/v1/conversations", body, token)
         conversation_ids.append(created["id"])
 
     async def post(index: int) -> None:
         conversation_id = conversation_ids[index % WARM_UP]
-        body = {"body": f"Thanks for waiting, we are checking transaction {index} now."}
         path = f"/api/v1/conversations/{conversation_id}/messages"
-        await _call(app, "POST", path, body, token)
+        await _call(app, "POST", path, reply_body(index), token)
 
     try:
         async with app.router.lifespan_context(app):
