@@ -36,6 +36,16 @@ async def _open(client: httpx.AsyncClient, world: World, n: int) -> list[int]:
     return numbers
 
 
+async def _reply(client: httpx.AsyncClient, world: World, numbers: list[int], body: str) -> None:
+    for number in numbers:
+        reply = await client.post(
+            f"{API}/conversations/{number}/messages",
+            json={"body": body},
+            headers=world.bob.headers,
+        )
+        assert reply.status_code == 201, reply.text
+
+
 async def _conversations_today(client: httpx.AsyncClient, world: World) -> int:
     body = (await client.get(OVERVIEW, params={"days": 1}, headers=world.alice.headers)).json()
     return int(body["figures"]["conversations"]["value"])
@@ -67,13 +77,7 @@ async def test_batches_of_a_catch_up_keep_the_rollups_equal_to_a_rebuild(
     await _assert_rollups_equal_a_rebuild(db)
 
     # Replies, a solve, a priority change: rows move between keys and some empty out.
-    for number in numbers[:3]:
-        reply = await client.post(
-            f"{API}/conversations/{number}/messages",
-            json={"body": "We found your deposit."},
-            headers=world.bob.headers,
-        )
-        assert reply.status_code == 201, reply.text
+    await _reply(client, world, numbers[:3], "We found your deposit.")
     changed = await client.patch(
         f"{API}/conversations/{numbers[0]}",
         json={"status": "solved", "priority": "urgent"},
@@ -203,13 +207,7 @@ async def test_a_batch_stored_in_parts_keeps_the_rollups_equal_to_a_rebuild(
     assert result.conversations >= 5
     assert await count(db, ConversationFacts) == 5
     await _assert_rollups_equal_a_rebuild(db)
-    for number in numbers[:3]:
-        reply = await client.post(
-            f"{API}/conversations/{number}/messages",
-            json={"body": "Your withdrawal is on its way."},
-            headers=world.bob.headers,
-        )
-        assert reply.status_code == 201, reply.text
+    await _reply(client, world, numbers[:3], "Your withdrawal is on its way.")
     result = await do_refresh_analytics(db, batch=4, write_part=1)
     assert result.conversations >= 3
     await _assert_rollups_equal_a_rebuild(db)
