@@ -205,3 +205,52 @@ def test_endpoints_of_other_shapes_are_refused_when_the_route_is_built() -> None
         router.add_api_route("/x", lean(endpoint), methods=["POST"], response_model=model)
         with pytest.raises(TypeError, match=reason):
             include_flat(FastAPI(), router, "/api/v1")
+
+
+async def _post_then_disconnect(app: FastAPI) -> int | None:
+    """The status an app answers a reply whose client disconnects mid-body."""
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"body": "hal', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/conversations/5/messages",
+        "raw_path": b"/api/v1/conversations/5/messages",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"authorization", b"Bearer good"),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    return int(starts[0]["status"]) if starts else None
+
+
+async def test_a_client_gone_mid_body_is_answered_as_fastapi_answers_it() -> None:
+    """The body's read fails (the client disconnected): FastAPI's handler answers it,
+    with the same status as an ordinary route, and nothing raises."""
+    lean_status = await _post_then_disconnect(_app(mark=True))
+    plain_status = await _post_then_disconnect(_app(mark=False))
+    assert lean_status == plain_status
+    assert lean_status is not None and 400 <= lean_status < 500

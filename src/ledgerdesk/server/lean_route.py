@@ -92,7 +92,10 @@ class LeanRoute(APIRoute):
                 or not _is_json(request.headers.get("content-type"))
             ):
                 return await general(request)
-            raw = await request.body()  # kept on the request: the general handler reuses it
+            try:
+                raw = await request.body()  # kept on the request for the general handler
+            except Exception:  # a client gone mid-body: FastAPI's handler answers it (400)
+                return await general(request)
             if not raw:
                 return await general(request)
             values: dict[str, Any] = {}
