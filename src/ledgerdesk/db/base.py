@@ -41,11 +41,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # 10:01:40.434685", microseconds always), in one C call: its general formatter
         # (a dict and a %-format per value) was a third of storing analytics facts.
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given; use datetime.now(UTC)")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = self.process_bind_param(value, dialect)
+            return None if utc is None else utc.isoformat(" ", "microseconds")
 
         return process
 

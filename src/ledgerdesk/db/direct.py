@@ -206,11 +206,10 @@ def run_direct_many(
     if found is None:
         return False
     connection, raw = found
-    keys = tuple(sorted(rows[0]))
-    if any(len(row) != len(keys) for row in rows) or any(
-        tuple(sorted(row)) != keys for row in rows
-    ):
+    first = rows[0].keys()
+    if any(row.keys() != first for row in rows):
         return False
+    keys = tuple(sorted(first))
     plan = _plan(statement, keys, connection.dialect)
     if plan is None or plan.returns_rows:
         return False

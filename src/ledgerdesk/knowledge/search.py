@@ -25,6 +25,7 @@ import jieba  # type: ignore[import-untyped, unused-ignore]
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledgerdesk.db.engine import database_key
 from ledgerdesk.knowledge.locales import DEFAULT_LOCALE, best_locale
 from ledgerdesk.knowledge.models import PUBLISHED, Article
 
@@ -239,8 +240,7 @@ async def published_index(session: AsyncSession) -> LexicalIndex:
         )
     ).one()
     fingerprint = tuple(fingerprint_row)
-    bind = session.get_bind()
-    database = str(bind.engine.url)
+    database = database_key(session)
     cached = _indexes.get(database)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
