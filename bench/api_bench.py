@@ -84,6 +84,9 @@ class PhaseResult:
     latencies_ms: list[float]
     errors: int
     server_cpu_seconds: float = float("nan")
+    # This load generator's own CPU time: what of the machine's cores the server did
+    # not get (the generator and the server share them).
+    client_cpu_seconds: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -99,6 +102,7 @@ class PhaseResult:
             f"   p99 {self.percentile(0.99):6.1f} ms"
             f"   mean {statistics.fmean(self.latencies_ms):6.1f} ms   errors {self.errors}"
             f"   server CPU {1e6 * self.server_cpu_seconds / self.requests:6.0f} µs/req"
+            f"   client CPU {1e6 * self.client_cpu_seconds / self.requests:4.0f} µs/req"
         )
 
 
@@ -197,11 +201,13 @@ async def run_phase(
                     errors += 1
 
         cpu_before = server_cpu_seconds(server_pid) if server_pid else float("nan")
+        client_before = time.process_time()
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - began
+        client_cpu = time.process_time() - client_before
         cpu = (server_cpu_seconds(server_pid) if server_pid else float("nan")) - cpu_before
-    return PhaseResult(name, total, elapsed, latencies, errors, cpu)
+    return PhaseResult(name, total, elapsed, latencies, errors, cpu, client_cpu)
 
 
 async def bench_database(

@@ -1,4 +1,4 @@
-"""Watching db/direct.py's run_direct: which calls went straight to sqlite3."""
+"""Watching db/direct.py's execute_direct: which calls went straight to the driver."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from ledgerdesk.db.direct import DirectResult, run_direct
+from ledgerdesk.db.direct import DirectResult, execute_direct
 
 
 def record_direct(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[bool]:
-    """Spy on ``module``'s run_direct: each call appends whether it ran directly."""
+    """Spy on ``module``'s execute_direct: each call appends whether it ran directly."""
     taken: list[bool] = []
 
-    def recording(*args: Any) -> DirectResult | None:
-        result = run_direct(*args)
+    async def recording(*args: Any) -> DirectResult | None:
+        result = await execute_direct(*args)
         taken.append(result is not None)
         return result
 
-    monkeypatch.setattr(module, "run_direct", recording)
+    monkeypatch.setattr(module, "execute_direct", recording)
     return taken

@@ -1,15 +1,18 @@
-"""run_direct: hot Core statements straight on sqlite3 inside an inline SQLite
-transaction, and the usual ``session.execute`` everywhere it would change anything."""
+"""run_direct and execute_direct: hot Core statements straight on the driver (sqlite3
+in an inline SQLite transaction, asyncpg on PostgreSQL), and the usual
+``session.execute`` everywhere it would change anything."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Numeric, bindparam, cast, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledgerdesk.cli import run_migrations
 from ledgerdesk.conversations.models import Conversation, ConversationTag, Message
@@ -17,9 +20,9 @@ from ledgerdesk.customers.actions import do_create_customer
 from ledgerdesk.customers.models import Customer
 from ledgerdesk.db import direct, persist
 from ledgerdesk.db.direct import (
+    execute_direct,
     execute_many,
     rowcount,
-    run_direct,
     scalar_one_or_none,
 )
 from ledgerdesk.db.engine import Database
@@ -27,6 +30,7 @@ from ledgerdesk.db.persist import insert_now, insert_now_unless_exists, update_n
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.realtime.models import StreamEvent
 from tests.api_support import statements
+from tests.conftest import POSTGRES_ADMIN_DSN, _create_postgres_database, _drop_postgres_database
 from tests.direct_support import record_direct
 
 _RENAME = (
@@ -94,25 +98,27 @@ async def test_rows_written_directly_read_back_as_written(
         count = await session.scalar(text("SELECT count(*) FROM messages"))
         stored_text = await session.scalar(text("SELECT CAST(created_at AS TEXT) FROM messages"))
     assert count == 1
-    # Directly on SQLite (all four writes), and stored as SQLAlchemy stores a datetime.
-    assert taken == [db.is_sqlite] * 4
+    # All four writes directly, and stored as SQLAlchemy stores a datetime.
+    assert taken == [True] * 4
     if db.is_sqlite:
         assert stored_text == "2026-11-28 23:59:58.123456"
 
 
-async def test_inline_sqlite_runs_them_directly_and_postgresql_does_not(db: Database) -> None:
+async def test_statements_run_directly_once_the_transaction_holds_its_connection(
+    db: Database,
+) -> None:
     customer_id = await _customer_id(db)
     async with db.writer() as session:
         # A transaction that holds no connection yet begins the usual way.
-        assert run_direct(session, _RENAME, {"customer_id": customer_id, "name": "B"}) is None
+        params = {"customer_id": customer_id, "name": "B"}
+        assert await execute_direct(session, _RENAME, params) is None
         await session.execute(text("SELECT 1"))
-        done = run_direct(session, _RENAME, {"customer_id": customer_id, "name": "Bea"})
-        if db.is_sqlite:
-            assert done is not None and done.rowcount == 1
-            found = run_direct(session, _NAME_OF, {"customer_id": customer_id})
-            assert found is not None and found.scalar_one_or_none() == "Bea"
-        else:
-            assert done is None
+        done = await execute_direct(session, _RENAME, {"customer_id": customer_id, "name": "Bea"})
+        assert done is not None and done.rowcount == 1
+        found = await execute_direct(session, _NAME_OF, {"customer_id": customer_id})
+        assert found is not None and found.scalar_one_or_none() == "Bea"
+        missing = await execute_direct(session, _RENAME, {"customer_id": -1, "name": "Nobody"})
+        assert missing is not None and missing.rowcount == 0
         # The helpers answer the same either way.
         assert await rowcount(session, _RENAME, {"customer_id": customer_id, "name": "Cy"}) == 1
         assert await scalar_one_or_none(session, _NAME_OF, {"customer_id": customer_id}) == "Cy"
@@ -120,39 +126,36 @@ async def test_inline_sqlite_runs_them_directly_and_postgresql_does_not(db: Data
         await session.commit()
 
 
-async def test_the_usual_path_whenever_it_would_differ(tmp_path: Path) -> None:
-    """Inline SQLite only: it alone has a direct path."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'direct.db'}"
-    await asyncio.to_thread(run_migrations, url)
-    db = Database(url)
-    try:
-        await _take_the_usual_path(db)
-    finally:
-        await db.dispose()
-
-
-async def _take_the_usual_path(db: Database) -> None:
+async def test_the_usual_path_whenever_it_would_differ(db: Database) -> None:
     customer_id = await _customer_id(db)
     params = {"customer_id": customer_id, "name": "Dee"}
     async with db.writer() as session:
         await session.execute(text("SELECT 1"))
-        assert run_direct(session, _RENAME, params) is not None
+        assert await execute_direct(session, _RENAME, params) is not None
         # Unflushed changes: execute would autoflush them before the statement.
         customer = await session.get(Customer, customer_id)
         assert customer is not None
         customer.language = "zh"
-        assert run_direct(session, _RENAME, params) is None
+        assert await execute_direct(session, _RENAME, params) is None
         await session.flush()
-        assert run_direct(session, _RENAME, params) is not None
+        assert await execute_direct(session, _RENAME, params) is not None
         # Someone counting statements sees every one.
         with statements(db) as seen:
-            assert run_direct(session, _RENAME, params) is None
+            assert await execute_direct(session, _RENAME, params) is None
         assert seen == []
         # ORM-enabled statements, and a default only an execution context fills in.
         orm_update = update(Customer).where(Customer.id == customer_id).values(name="Eve")
-        assert run_direct(session, orm_update, {}) is None
+        assert await execute_direct(session, orm_update, {}) is None
         stream_insert = insert(StreamEvent.__table__)  # type: ignore[arg-type]
-        assert run_direct(session, stream_insert, {"kind": "x", "data": {}}) is None
+        assert await execute_direct(session, stream_insert, {"kind": "x", "data": {}}) is None
+        # A numeric column: asyncpg's result processor needs the driver's type code,
+        # which the direct path does not have (sqlite3's needs none).
+        amount = select(cast(bindparam("amount", type_=Numeric(12, 2)), Numeric(12, 2)))
+        as_numeric = await execute_direct(session, amount, {"amount": Decimal("1.50")})
+        if db.is_sqlite:
+            assert as_numeric is not None and as_numeric.scalar_one_or_none() == Decimal("1.50")
+        else:
+            assert as_numeric is None
         await session.rollback()
 
 
@@ -222,7 +225,7 @@ async def test_execute_many_writes_each_row_and_keeps_executemanys_failure(
         await insert_now(session, conversation)
         rows = [{"conversation_id": conversation.id, "tag": t} for t in ("deposit", "usdt")]
         await execute_many(session, _TAG, rows)
-        assert taken == ([True, True] if db.is_sqlite else [False])
+        assert taken == [True, True]
         clash = [{"conversation_id": conversation.id, "tag": t} for t in ("trc20", "usdt", "kyc")]
         with pytest.raises(IntegrityError):
             await execute_many(session, _TAG, clash)
@@ -278,3 +281,38 @@ async def test_run_direct_many_is_one_executemany_with_executes_values_and_error
             assert stored[2][1] == [{"name": "2.png"}]
             assert stored[2][2] == at + timedelta(seconds=2)
         await session.rollback()
+
+
+async def test_a_connection_lost_under_the_direct_path_is_invalidated() -> None:
+    """PostgreSQL only (an SQLite file has no server to lose): the backend of a writing
+    session is terminated; the direct statement raises SQLAlchemy's error marked as a
+    lost connection, the pool drops that connection, and the next session works."""
+    name, url = await _create_postgres_database()
+    db = Database(url, pool_size=1)
+    try:
+        await asyncio.to_thread(run_migrations, url)
+        customer_id = await _customer_id(db)
+        async with db.writer() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+            try:
+                assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            with pytest.raises(DBAPIError) as raised:
+                await rowcount(session, _RENAME, {"customer_id": customer_id, "name": "Gone"})
+            assert raised.value.connection_invalidated
+            await session.rollback()
+        async with db.writer() as session:
+            await session.execute(text("SELECT 1"))
+            renamed = await rowcount(session, _RENAME, {"customer_id": customer_id, "name": "Back"})
+            assert renamed == 1
+            await session.commit()
+        async with db.session() as session:
+            await session.execute(text("SELECT 1"))
+            assert await scalar_one_or_none(session, _NAME_OF, {"customer_id": customer_id}) == (
+                "Back"
+            )
+    finally:
+        await db.dispose()
+        await _drop_postgres_database(name)

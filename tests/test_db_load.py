@@ -1,5 +1,6 @@
-"""load_now: the objects of a hot read built from one direct SQLite SELECT, the same
-as the ORM would load them, and the ORM statement wherever the direct path is off."""
+"""load_now: the objects of a hot read built from one direct SELECT (sqlite3 or
+asyncpg), the same as the ORM would load them, and the ORM statement wherever the
+direct path is off."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ async def test_objects_are_what_the_orm_loads(
         assert all(object_session(c) is session.sync_session for c in found)
         assert await _load(session, -1) == []
         await session.rollback()
-    assert taken == [db.is_sqlite] * 2
+    assert taken == [True, True]
 
 
 async def test_changes_to_a_loaded_object_are_written(db: Database) -> None:
@@ -138,7 +139,7 @@ async def test_an_object_the_session_holds_takes_the_rows_values(
         # ...and the refreshed values count as loaded, not as changes to write.
         assert not session.sync_session.dirty
         await session.rollback()
-    assert taken == [db.is_sqlite] * 2
+    assert taken == [True, True]
 
 
 async def test_the_orm_statement_runs_where_the_direct_path_is_off(
@@ -147,7 +148,7 @@ async def test_the_orm_statement_runs_where_the_direct_path_is_off(
     customer_id, (conversation_id, _) = await _conversations(db)
     taken = record_direct(monkeypatch, load)
     async with db.writer() as session:
-        # No connection held yet: load_now begins, then reads directly on SQLite.
+        # No connection held yet: load_now begins, then reads directly.
         (first,) = await _load(session, conversation_id)
         # An unflushed change: the ORM statement autoflushes it first, and reads it back.
         first.subject = "changed, not flushed"
@@ -161,16 +162,16 @@ async def test_the_orm_statement_runs_where_the_direct_path_is_off(
         )
         assert fresh in found
         await session.rollback()
-    assert taken == [db.is_sqlite, False, False]
+    assert taken == [True, False, False]
 
 
-async def test_begin_holds_the_connection_on_sqlite_only(db: Database) -> None:
+async def test_begin_holds_the_connection(db: Database) -> None:
     async with db.writer() as session:
         await begin(session)
         holds = bool(
             session.sync_session._transaction and session.sync_session._transaction._connections
         )
-        assert holds == db.is_sqlite
+        assert holds
         await begin(session)  # a second call changes nothing
         assert (await session.execute(text("SELECT 1"))).scalar() == 1
         await session.rollback()
@@ -183,6 +184,24 @@ async def test_a_statement_without_every_column_in_order_is_refused(db: Database
     async with db.writer() as session:
         with pytest.raises(TypeError, match="every column of conversations"):
             await load_now(session, Conversation, partial, _ORM, {"conversation_id": 1})
+        await session.rollback()
+
+
+async def test_a_direct_read_must_lock_as_its_orm_statement_does(db: Database) -> None:
+    """A direct read without the ORM read's FOR UPDATE would let concurrent writers on
+    PostgreSQL lose each other's changes: refused before it runs, both ways round."""
+    locked_orm = _ORM.with_for_update()
+    async with db.writer() as session:
+        with pytest.raises(TypeError, match="must lock as the ORM statement does"):
+            await load_now(session, Conversation, _ROWS, locked_orm, {"conversation_id": 1})
+        with pytest.raises(TypeError, match="must lock as the ORM statement does"):
+            await load_now(
+                session, Conversation, _ROWS.with_for_update(), _ORM, {"conversation_id": 1}
+            )
+        locked = _ROWS.with_for_update()
+        assert (
+            await load_now(session, Conversation, locked, locked_orm, {"conversation_id": 1}) == []
+        )
         await session.rollback()
 
 
@@ -221,7 +240,7 @@ async def test_get_now_is_session_get(db: Database, monkeypatch: pytest.MonkeyPa
         assert await get_now(session, Customer, _CUSTOMER_ROW, -5) is None
         customer.name = "Ana Lima"
         await session.commit()
-    assert taken == [db.is_sqlite, db.is_sqlite]
+    assert taken == [True, True]
     async with db.session() as session:
         stored = await session.get(Customer, customer_id)
         assert stored is not None and stored.name == "Ana Lima"

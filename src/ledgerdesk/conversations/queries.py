@@ -34,9 +34,12 @@ _LOCKED_CONVERSATION = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-# The same read straight on SQLite (db/load.py), which ignores FOR UPDATE anyway.
-_CONVERSATION_ROW = rows_of(Conversation).where(
-    Conversation.__table__.c.id == bindparam("conversation_id")
+# The same read, locking too, straight on the driver (db/load.py). SQLite renders no
+# FOR UPDATE (its writers are serialised); PostgreSQL needs it.
+_CONVERSATION_ROW = (
+    rows_of(Conversation)
+    .where(Conversation.__table__.c.id == bindparam("conversation_id"))
+    .with_for_update()
 )
 
 

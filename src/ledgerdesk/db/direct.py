@@ -1,5 +1,6 @@
-"""The hottest Core statements run straight on ``sqlite3`` inside an inline SQLite
-transaction, compiled once.
+"""The hottest Core statements run straight on the driver inside a transaction that
+holds its connection, compiled once: ``sqlite3`` for an inline SQLite session,
+asyncpg for PostgreSQL.
 
 A web chat message or an API reply makes a handful of small writes: the message's
 INSERT, the conversation's counters, the real-time stream entry. Through
@@ -12,16 +13,28 @@ is compiled by SQLAlchemy once per set of parameter names, its bind processors (
 UTC datetimes, JSON) are applied in order, and the ``sqlite3`` connection runs it;
 returned values go through the columns' result processors, as a cursor result's do.
 
-The usual path is taken (``run_direct`` returns None) whenever any of this would
-change what happens:
+On PostgreSQL (``execute_direct``) the statement goes to asyncpg as SQLAlchemy's
+asyncpg adapter sends it: the same SQL text (with its casts), through the adapter's
+cache of prepared statements, under its lock, in the transaction it began. What is
+skipped is the same as on SQLite, plus a greenlet per statement: SQLAlchemy's own
+work around a small statement cost about four times asyncpg's on this machine
+(bench/README.md). A driver error goes through the connection's usual handling, so
+the caller gets the same wrapped error (``IntegrityError``...) and a lost
+connection is invalidated as it would be.
 
-- the session is not an inline SQLite one, or its transaction holds no connection
-  yet (the first statement begins it, ``BEGIN IMMEDIATE`` may wait);
+The usual path is taken (``run_direct`` and ``execute_direct`` return None) whenever
+any of this would change what happens:
+
+- the session is neither an inline SQLite one nor on asyncpg, or its transaction
+  holds no connection yet (the first statement begins it, ``BEGIN IMMEDIATE`` may
+  wait);
 - the session holds unflushed changes (``execute`` would autoflush them first);
 - someone listens to the engine's statement events (tests counting statements,
   tracing): they see every statement;
 - the statement is ORM-enabled, or needs what only an execution context provides
   (Python-side defaults computed at execution, expanding parameters);
+- a result column whose processor depends on the driver's type code (numerics on
+  PostgreSQL);
 - SQLite raises: SQLite undoes a failed statement, so the caller runs it again the
   usual way and gets SQLAlchemy's wrapped error (``IntegrityError``) as it expects.
   When SQLite rolled the whole transaction back instead (a full disk, an I/O error),
@@ -35,14 +48,16 @@ suite runs on it.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Executable
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, MultipleResultsFound
+from sqlalchemy.exc import DBAPIError, InvalidRequestError, MultipleResultsFound
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -61,6 +76,9 @@ class _Plan:
     # Per returned column: its result processor (UTC datetimes, JSON) or None; empty
     # when no column needs one.
     row_processors: tuple[Callable[[Any], Any] | None, ...]
+    # The dialect added ``RETURNING <primary key>`` itself (PostgreSQL's INSERT): the
+    # new row's number comes back as a row, where SQLite gives a lastrowid.
+    returns_new_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +125,15 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         or compiled.post_compile_params
     ):
         return None
-    # As the cursor result would process them (sqlite3 reports no column types).
-    row_processors = tuple(
-        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
-    )
+    # As the cursor result would process them (sqlite3 reports no column types; the
+    # processors used here ignore asyncpg's, and those that need it refuse None).
+    try:
+        row_processors = tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in compiled._result_columns
+        )
+    except (TypeError, ValueError, LookupError, InvalidRequestError):
+        return None
     if not any(row_processors):
         row_processors = ()
     given = set(keys)
@@ -137,6 +160,7 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
         processors=tuple(processors),
         returns_rows=bool(compiled._result_columns),
         row_processors=row_processors,
+        returns_new_key=bool(getattr(compiled, "implicit_returning", None)),
     )
 
 
@@ -172,10 +196,7 @@ def run_direct(
     plan = _plan(statement, tuple(sorted(params)), connection.dialect)
     if plan is None:
         return None
-    arguments = []
-    for key, constant, process in zip(plan.keys, plan.constants, plan.processors, strict=True):
-        value = params[key] if key is not None else constant
-        arguments.append(process(value) if process is not None else value)
+    arguments = _arguments(plan, params)
     try:
         cursor = raw.execute(plan.sql, arguments)
         rows = cursor.fetchall() if plan.returns_rows else []
@@ -230,6 +251,93 @@ def run_direct_many(
     return True
 
 
+def _arguments(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
+    arguments = []
+    for key, constant, process in zip(plan.keys, plan.constants, plan.processors, strict=True):
+        value = params[key] if key is not None else constant
+        arguments.append(process(value) if process is not None else value)
+    return arguments
+
+
+def _asyncpg_connection(
+    session: AsyncSession,
+) -> tuple[Connection, AsyncAdapt_asyncpg_connection] | None:
+    if isinstance(session, InlineSession):
+        return None
+    sync = session.sync_session
+    transaction = sync._transaction
+    if transaction is None or not transaction._connections:
+        return None
+    if sync._new or sync._deleted or sync.identity_map._modified:
+        return None  # execute would flush these first
+    (connection, *_rest) = next(iter(transaction._connections.values()))
+    if connection.invalidated or connection.closed:
+        return None
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        return None
+    adapted = connection.connection.dbapi_connection
+    if not isinstance(adapted, AsyncAdapt_asyncpg_connection):
+        return None
+    return connection, adapted
+
+
+# The command tag's row count, read as the adapter's cursor reads it.
+_ROWCOUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
+
+
+async def _run_on_asyncpg(
+    connection: Connection,
+    adapted: AsyncAdapt_asyncpg_connection,
+    plan: _Plan,
+    arguments: list[Any],
+) -> DirectResult:
+    try:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:  # begun by the first statement, as the cursor does
+                await adapted._start_transaction()  # type: ignore[no-untyped-call]
+            prepared, _attributes = await adapted._prepare(  # type: ignore[no-untyped-call]
+                plan.sql,
+                connection.dialect._invalidate_schema_cache_asof,  # type: ignore[attr-defined]
+            )
+            records = await prepared.fetch(*arguments)
+            status = prepared.get_statusmsg()
+    except Exception as error:
+        try:
+            adapted._handle_exception(error)  # the adapter's DBAPI error for asyncpg's
+        except Exception as translated:
+            # Wrapped as execute wraps it; a lost connection is invalidated.
+            connection._handle_dbapi_exception(translated, plan.sql, tuple(arguments), None, None)
+        raise  # not reached: both of the above raise
+    rows = [tuple(record) for record in records]
+    if plan.row_processors and rows:
+        rows = [_processed(plan.row_processors, row) for row in rows]
+    counted = _ROWCOUNT.match(status or "")
+    return DirectResult(
+        int(counted.group(1)) if counted else -1,
+        rows[0][0] if plan.returns_new_key and rows else None,
+        [] if plan.returns_new_key else rows,
+    )
+
+
+async def execute_direct(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> DirectResult | None:
+    """``run_direct`` for SQLite and PostgreSQL sessions alike: one Core statement with
+    one set of parameters straight on the driver; None when the caller must ``await
+    session.execute(...)`` instead."""
+    if isinstance(session, InlineSession):
+        return run_direct(session, statement, params)
+    found = _asyncpg_connection(session)
+    if found is None:
+        return None
+    connection, adapted = found
+    plan = _plan(statement, tuple(sorted(params)), connection.dialect)
+    if plan is None:
+        return None
+    return await _run_on_asyncpg(connection, adapted, plan, _arguments(plan, params))
+
+
 def _processed(
     processors: tuple[Callable[[Any], Any] | None, ...], row: tuple[Any, ...]
 ) -> tuple[Any, ...]:
@@ -244,7 +352,7 @@ async def scalar_one_or_none(
 ) -> Any:
     """``(await session.execute(statement, params)).scalar_one_or_none()``, directly
     where it can be."""
-    direct = run_direct(session, statement, params)
+    direct = await execute_direct(session, statement, params)
     if direct is not None:
         return direct.scalar_one_or_none()
     return (await session.execute(statement, params)).scalar_one_or_none()
@@ -252,7 +360,7 @@ async def scalar_one_or_none(
 
 async def rowcount(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
     """The number of rows an UPDATE or DELETE matched, directly where it can be."""
-    direct = run_direct(session, statement, params)
+    direct = await execute_direct(session, statement, params)
     if direct is not None:
         return direct.rowcount
     result: CursorResult[Any] = await session.execute(statement, params)  # type: ignore[assignment]
@@ -269,6 +377,6 @@ async def execute_many(
     failing row and those after it go through ``execute``, which raises the error.
     """
     for index, row in enumerate(rows):
-        if run_direct(session, statement, row) is None:
+        if await execute_direct(session, statement, row) is None:
             await session.execute(statement, rows[index:])
             return

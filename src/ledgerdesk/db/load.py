@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ledgerdesk.db.direct import run_direct
-from ledgerdesk.db.sqlite_inline import InlineSession
+from ledgerdesk.db.direct import execute_direct
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +40,7 @@ _SHAPES: dict[type, _Shape] = {}
 T = TypeVar("T")
 
 # The statements already checked to select the table's columns in order.
-_CHECKED: set[tuple[type, Select[Any]]] = set()
+_CHECKED: set[tuple[type, Select[Any], Select[Any] | None]] = set()
 
 
 def _shape(cls: type) -> _Shape:
@@ -65,20 +64,27 @@ def rows_of(cls: type) -> Select[Any]:
     return select(*cast(Table, mapper.local_table).columns)
 
 
-def _check_shape(cls: type, statement: Select[Any]) -> None:
-    if (cls, statement) in _CHECKED:
+def _check_shape(
+    cls: type, statement: Select[Any], orm_statement: Select[Any] | None = None
+) -> None:
+    if (cls, statement, orm_statement) in _CHECKED:
         return
     table = cast(Table, inspect(cls).local_table)
     if list(statement.selected_columns) != list(table.columns):
         raise TypeError(f"select every column of {table.name}, in order (rows_of)")
-    _CHECKED.add((cls, statement))
+    if orm_statement is not None and statement._for_update_arg != orm_statement._for_update_arg:
+        # Otherwise the direct read would skip (or add) the ORM read's row locks.
+        raise TypeError(f"the direct read of {table.name} must lock as the ORM statement does")
+    _CHECKED.add((cls, statement, orm_statement))
 
 
 async def begin(session: AsyncSession) -> None:
-    """Make an inline SQLite session hold its connection, so that its next read can go
-    direct. Beginning (``BEGIN IMMEDIATE`` for a writer) is what the first statement
-    would do anyway; other sessions are left as they are."""
-    if isinstance(session, InlineSession) and not session._holds_connection():
+    """Make the session hold its connection, so that its next read can go direct.
+    Beginning (``BEGIN IMMEDIATE`` for an inline SQLite writer; on PostgreSQL the
+    checkout, the BEGIN going with the first statement) is what that statement would
+    do anyway."""
+    transaction = session.sync_session._transaction
+    if transaction is None or not transaction._connections:
         await session.connection()
 
 
@@ -95,9 +101,9 @@ async def load_now(
     objects are the same: the direct path only runs with no unflushed change in the
     session, so an object it holds already holds what its row holds in this
     transaction."""
-    _check_shape(cls, rows)
+    _check_shape(cls, rows, orm_statement)
     await begin(session)  # what the ORM statement would do first; then it can go direct
-    direct = run_direct(session, rows, params)
+    direct = await execute_direct(session, rows, params)
     if direct is None:
         loaded: Sequence[T] = (await session.execute(orm_statement, params)).scalars().all()
         return loaded
@@ -135,7 +141,7 @@ async def get_now(session: AsyncSession, cls: type[T], rows: Select[Any], ident:
     ):
         await begin(session)
         _check_shape(cls, rows)
-        direct = run_direct(session, rows, {"ident": ident})
+        direct = await execute_direct(session, rows, {"ident": ident})
         if direct is not None:
             return _persistent(session, shape, direct.rows[0]) if direct.rows else None
     return await session.get(cls, ident)

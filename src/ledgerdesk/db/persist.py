@@ -40,7 +40,7 @@ from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.schema import ColumnDefault
 
-from ledgerdesk.db.direct import run_direct
+from ledgerdesk.db.direct import execute_direct
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
     values = _values(plan, instance)
     if plan.autoincrement is not None and values.get(plan.autoincrement) is None:
         values.pop(plan.autoincrement, None)
-        direct = run_direct(session, plan.statement, values)
+        direct = await execute_direct(session, plan.statement, values)
         if direct is not None:
             number = direct.lastrowid
         else:
@@ -125,7 +125,7 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
             assert result.inserted_primary_key is not None
             number = result.inserted_primary_key[0]
         setattr(instance, plan.autoincrement, number)
-    elif run_direct(session, plan.statement, values) is None:
+    elif await execute_direct(session, plan.statement, values) is None:
         await session.execute(plan.statement, values)
     _attach(session, instance)
 
@@ -179,7 +179,7 @@ async def insert_now_unless_exists(
     statement, numbered = _insert_unless_for(type(instance), dialect, key, where, plan)
     values = _values(plan, instance)
     values.pop(numbered, None)
-    direct = run_direct(session, statement, values)
+    direct = await execute_direct(session, statement, values)
     if direct is not None:
         number = direct.scalar_one_or_none()
     else:
@@ -235,7 +235,7 @@ async def update_now(session: AsyncSession, instance: Any, **values: Any) -> Non
         # an autoflush that finds nothing to write (a tenth of a first reply).
         state._commit_all(state.dict, session.sync_session.identity_map)
     statement = _update_for(type(instance), attributes)
-    if run_direct(session, statement, parameters) is None:
+    if await execute_direct(session, statement, parameters) is None:
         await session.execute(statement, parameters)
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Insert, Table, bindparam, func, insert, select, text
 
-from ledgerdesk.db.direct import run_direct
+from ledgerdesk.db.direct import execute_direct
 from ledgerdesk.db.uow import UnitOfWork
 from ledgerdesk.events.bus import Event
 from ledgerdesk.realtime.models import StreamEvent
@@ -83,18 +83,17 @@ async def _write_staged(uow: UnitOfWork) -> None:
     # One Core INSERT (no ORM objects: nobody reads these rows back in this transaction),
     # which costs a fraction of a flush; the statement is built once.
     now = datetime.now(UTC)
-    if len(rows) == 1 and postgresql:
-        inserted = await session.execute(
-            _LOCKED_INSERT_ONE, {**rows[0], "created_at": now, "lock_key": ADVISORY_LOCK_KEY}
-        )
-        last_id = int(inserted.scalar_one())
-    elif len(rows) == 1:
-        values = {**rows[0], "created_at": now}
-        direct = run_direct(session, _INSERT_ONE, values)
+    if len(rows) == 1:
+        if postgresql:
+            statement = _LOCKED_INSERT_ONE
+            values = {**rows[0], "created_at": now, "lock_key": ADVISORY_LOCK_KEY}
+        else:
+            statement, values = _INSERT_ONE, {**rows[0], "created_at": now}
+        direct = await execute_direct(session, statement, values)
         if direct is not None:
             last_id = int(direct.scalar_one_or_none())
         else:
-            last_id = int((await session.execute(_INSERT_ONE, values)).scalar_one())
+            last_id = int((await session.execute(statement, values)).scalar_one())
     else:
         if postgresql:
             await session.execute(_LOCK, {"key": ADVISORY_LOCK_KEY})

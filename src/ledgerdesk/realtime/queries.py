@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ledgerdesk.accounts.principal import Principal
 from ledgerdesk.accounts.queries import hidden_team_ids
-from ledgerdesk.db.direct import run_direct
+from ledgerdesk.db.direct import execute_direct
 from ledgerdesk.db.load import begin
 from ledgerdesk.realtime.models import StreamEvent
 from ledgerdesk.realtime.outbox import STREAM
@@ -153,7 +153,7 @@ async def read_rows(
     params = {"after": after_id, "limit": limit}
     if isinstance(source, AsyncSession):
         await begin(source)
-        direct = run_direct(source, _ROWS, params)
+        direct = await execute_direct(source, _ROWS, params)
         if direct is not None:
             return [StreamRow(*row) for row in direct.rows]
     result = await source.execute(_ROWS, params)
