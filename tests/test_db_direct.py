@@ -316,3 +316,33 @@ async def test_a_connection_lost_under_the_direct_path_is_invalidated() -> None:
     finally:
         await db.dispose()
         await _drop_postgres_database(name)
+
+
+async def test_a_schema_change_under_cached_statements_is_recovered_from() -> None:
+    """PostgreSQL only (prepared statements live on the server): a column's type changes
+    while a direct statement is prepared on a pooled connection. asyncpg refuses the
+    stale statement inside the transaction; the dialect's statement cache is dropped
+    as its execution context would drop it, so the next transaction prepares it again."""
+    name, url = await _create_postgres_database()
+    db = Database(url, pool_size=1)
+    try:
+        await asyncio.to_thread(run_migrations, url)
+        customer_id = await _customer_id(db)
+
+        async def read_name() -> object:
+            async with db.writer() as session:
+                await session.execute(text("SELECT 1"))
+                return await scalar_one_or_none(session, _NAME_OF, {"customer_id": customer_id})
+
+        assert await read_name() == "Ana"  # prepared and cached on the one connection
+        admin = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=5)
+        try:
+            await admin.execute("ALTER TABLE customers ALTER COLUMN name TYPE text")
+        finally:
+            await admin.close()
+        with pytest.raises(DBAPIError, match="cached statement plan is invalid"):
+            await read_name()
+        assert await read_name() == "Ana"
+    finally:
+        await db.dispose()
+        await _drop_postgres_database(name)

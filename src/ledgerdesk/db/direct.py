@@ -306,6 +306,13 @@ async def _run_on_asyncpg(
         try:
             adapted._handle_exception(error)  # the adapter's DBAPI error for asyncpg's
         except Exception as translated:
+            dbapi = connection.dialect.loaded_dbapi
+            if isinstance(
+                translated, dbapi.InvalidCachedStatementError | dbapi.InternalServerError
+            ):
+                # A schema change made the prepared statements stale: as the dialect's
+                # execution context does, so that the next use prepares them again.
+                connection.dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
             # Wrapped as execute wraps it; a lost connection is invalidated.
             connection._handle_dbapi_exception(translated, plan.sql, tuple(arguments), None, None)
         raise  # not reached: both of the above raise
