@@ -1,15 +1,16 @@
-"""Load the ORM objects of a hot read with one direct SQLite SELECT, not an ORM query.
+"""Load the ORM objects of a hot read with one direct SELECT, not an ORM query.
 
 An ORM query builds a compile state, a loading context and a row processor on every
-execution, for one-row reads that SQLite answers from a primary key or an index (a
-reply's conversation and SLA clocks, a new conversation's customer). ``load_now``
+execution, for one-row reads that the database answers from a primary key or an
+index (a reply's conversation and SLA clocks, a new conversation's customer). ``load_now``
 runs a Core SELECT of the mapped table's columns through db/direct.py instead,
 builds each object from its row and adds it to the session as persistent, as the ORM
 would with ``populate_existing``: an object the session already holds is given the
 row's values, a new one is attached as if loaded. It and ``get_now`` (``session.get``)
 begin the transaction first when the session has not (what the ORM statement would
-do anyway). Where the direct path does not apply (PostgreSQL, unflushed changes),
-the equivalent ORM statement runs.
+do anyway). Where the direct path does not apply (unflushed changes, statement
+listeners), the equivalent ORM statement runs; the two must lock alike (FOR UPDATE),
+which ``load_now`` checks.
 
 Like db/direct.py and db/persist.py this reads a few SQLAlchemy internals (the class
 manager, instance states); the version is pinned and the suite runs on it.

@@ -146,9 +146,9 @@ async def read_rows(
 ) -> list[StreamRow]:
     """Every entry newer than ``after_id``, oldest first, with both views (the hub's read).
 
-    From an inline SQLite session the SELECT runs straight on sqlite3 (db/direct.py):
-    under a chat load the hub reads after nearly every commit, and SQLAlchemy's
-    execution around the statement cost several times SQLite's work.
+    From a session the SELECT runs straight on the driver (db/direct.py): under a chat
+    load the hub reads after nearly every commit, and SQLAlchemy's execution around the
+    statement cost several times the database's work.
     """
     params = {"after": after_id, "limit": limit}
     if isinstance(source, AsyncSession):
