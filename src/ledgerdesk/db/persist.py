@@ -120,6 +120,8 @@ async def insert_now(session: AsyncSession, instance: Any) -> None:
         direct = await execute_direct(session, plan.statement, values)
         if direct is not None:
             number = direct.lastrowid
+            if number is None:  # a dialect that neither returns the key nor gives a rowid
+                raise TypeError(f"the INSERT of {type(instance).__name__} returned no new key")
         else:
             result = cast(CursorResult[Any], await session.execute(plan.statement, values))
             assert result.inserted_primary_key is not None
