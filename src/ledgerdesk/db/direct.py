@@ -164,9 +164,9 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect) -> 
     )
 
 
-def _connection(session: AsyncSession) -> tuple[Connection, sqlite3.Connection] | None:
-    if not isinstance(session, InlineSession):
-        return None
+def _held_connection(session: AsyncSession) -> Connection | None:
+    """The connection the session's transaction holds, if a statement may skip
+    ``execute`` on it now."""
     sync = session.sync_session
     transaction = sync._transaction
     if transaction is None or not transaction._connections:
@@ -174,8 +174,19 @@ def _connection(session: AsyncSession) -> tuple[Connection, sqlite3.Connection] 
     if sync._new or sync._deleted or sync.identity_map._modified:
         return None  # execute would flush these first
     (connection, *_rest) = next(iter(transaction._connections.values()))
+    if connection.invalidated or connection.closed:
+        return None
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        return None
+    return connection
+
+
+def _connection(session: AsyncSession) -> tuple[Connection, sqlite3.Connection] | None:
+    if not isinstance(session, InlineSession):
+        return None
+    connection = _held_connection(session)
+    if connection is None:
         return None
     driver = connection.connection.driver_connection
     raw: sqlite3.Connection | None = getattr(driver, "_connection", None)
@@ -264,17 +275,8 @@ def _asyncpg_connection(
 ) -> tuple[Connection, AsyncAdapt_asyncpg_connection] | None:
     if isinstance(session, InlineSession):
         return None
-    sync = session.sync_session
-    transaction = sync._transaction
-    if transaction is None or not transaction._connections:
-        return None
-    if sync._new or sync._deleted or sync.identity_map._modified:
-        return None  # execute would flush these first
-    (connection, *_rest) = next(iter(transaction._connections.values()))
-    if connection.invalidated or connection.closed:
-        return None
-    dispatch = connection.dispatch
-    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+    connection = _held_connection(session)
+    if connection is None:
         return None
     adapted = connection.connection.dbapi_connection
     if not isinstance(adapted, AsyncAdapt_asyncpg_connection):
