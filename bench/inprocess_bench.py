@@ -9,6 +9,7 @@ conversations, then posts one reply to each (each its conversation's first reply
 as in ``api_bench.py``'s reply phase), and prints the CPU time of each phase.
 
     python bench/inprocess_bench.py --requests 4000
+    python bench/inprocess_bench.py --database postgres   # a fresh database on PostgreSQL
     PYTHONPATH=/path/to/other/tree/src python bench/inprocess_bench.py  # compare trees
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import shutil
 import sys
 import tempfile
@@ -30,11 +32,13 @@ from machine import describe
 WARM_UP = 50
 
 
-async def run(requests: int) -> dict[str, float]:
-    from api_bench import prepare
+async def run(requests: int, database: str = "sqlite") -> dict[str, float]:
+    from api_bench import fresh_postgres_database, prepare
 
     data_dir = tempfile.mkdtemp(prefix="ledgerdesk-inprocess-")
     url = use_bench_environment(data_dir)
+    if database == "postgres":
+        url = os.environ["LEDGERDESK_DATABASE_URL"] = await fresh_postgres_database()
     from ledgerdesk.app import create_app
 
     token, customer_id = await prepare(url)
@@ -70,9 +74,11 @@ async def run(requests: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     print(describe())
-    for name, seconds in asyncio.run(run(args.requests)).items():
+    print(f"database: {args.database}")
+    for name, seconds in asyncio.run(run(args.requests, args.database)).items():
         print(f"  {name:<12} {seconds * 1e3:.3f} ms CPU a request over {args.requests}")
 
 
